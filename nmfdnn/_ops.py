@@ -1,0 +1,65 @@
+"""Tiny element-wise and bias helpers used by every solver (paper notation, data are columns).
+
+The bias is folded in as in ALGORITHMS.md: ``Ũ = [U, b]``, ``Ṽ = [V; 1ᵀ]``, ``Ũ Ṽ = U V + b 1ᵀ``.
+``Ṽ`` is never materialized: its Gram matrix and cross products are assembled from ``V``'s,
+which saves a copy of the (n × m) block per product.
+"""
+
+from __future__ import annotations
+
+from array_api_compat import device as _device
+
+__all__ = ["relu", "pos", "neg", "affine", "gram_tilde", "cross_tilde", "split_bias", "sq_norm"]
+
+
+def relu(A, *, xp):
+    """``f(A) = max(A, 0)`` element-wise."""
+    return xp.clip(A, min=0.0)
+
+
+def pos(A, *, xp):
+    """``A⁺ = (|A| + A)/2``."""
+    return xp.clip(A, min=0.0)
+
+
+def neg(A, *, xp):
+    """``A⁻ = (|A| − A)/2``, so that ``A = A⁺ − A⁻``."""
+    return xp.clip(-A, min=0.0)
+
+
+def affine(U, V, *, xp):
+    """``U V`` or, when ``U`` has one column more than ``V`` has rows, ``Ũ Ṽ = U V + b 1ᵀ``."""
+    if U.shape[1] == V.shape[0]:
+        return U @ V
+    return U[:, :-1] @ V + U[:, -1:]
+
+
+def split_bias(U, n, *, xp):
+    """``(U, b)`` from ``Ũ = [U, b]`` (``b`` of shape (rows, 1)); ``b`` is None without bias."""
+    if U.shape[1] == n:
+        return U, None
+    return U[:, :n], U[:, n:]
+
+
+def gram_tilde(V, *, bias, xp):
+    """``Ṽ Ṽᵀ`` (or ``V Vᵀ`` without bias): ``[[V Vᵀ, V 1], [1ᵀ Vᵀ, m]]``."""
+    G = V @ V.T
+    if not bias:
+        return G
+    s = xp.sum(V, axis=1, keepdims=True)
+    m = xp.full((1, 1), V.shape[1], dtype=V.dtype, device=_device(V))
+    return xp.concat([xp.concat([G, s], axis=1), xp.concat([s.T, m], axis=1)], axis=0)
+
+
+def cross_tilde(A, V, *, bias, xp):
+    """``A Ṽᵀ = [A Vᵀ, A 1]`` (or ``A Vᵀ`` without bias)."""
+    AVt = A @ V.T
+    if not bias:
+        return AVt
+    return xp.concat([AVt, xp.sum(A, axis=1, keepdims=True)], axis=1)
+
+
+def sq_norm(A, *, xp):
+    """``‖A‖²_F`` as a 0-d array (stays on the device)."""
+    return xp.sum(A * A)
+
