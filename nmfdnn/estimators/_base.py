@@ -1,0 +1,94 @@
+"""Shared plumbing of the scikit-learn style estimators: the backend chosen once at ``fit``.
+
+- :func:`resolve_fit_backend` — namespace, device and dtype from ``backend=``, ``device=``,
+  ``dtype=`` or, when they are ``None``, from ``X`` itself (arrays keep their namespace).
+- :func:`to_backend` — validate an input (2-D, finite, optionally non-negative) and move it
+  there once (host data are cast on the host first).
+- :func:`like_input` — return a result in the namespace of the caller's input.
+"""
+
+from __future__ import annotations
+
+import array_api_compat
+
+from nmfdnn._array_api import (
+    asarray,
+    device_of,
+    get_namespace,
+    resolve_device,
+    resolve_dtype,
+    resolve_namespace,
+)
+from nmfdnn._validation import check_matrix
+
+__all__ = ["resolve_fit_backend", "to_backend", "like_input", "is_array"]
+
+
+def is_array(x):
+    """True for an array of any array-API library (NumPy included)."""
+    return array_api_compat.is_array_api_obj(x)
+
+
+def resolve_fit_backend(X, *, backend=None, device=None, dtype=None, default_dtype="float32"):
+    """Namespace, device and dtype an estimator computes in.
+
+    Parameters
+    ----------
+    X : array-like
+        Training input. An array of a namespace decides the backend when ``backend`` is None.
+    backend : str, namespace or None
+    device : str, device object or None
+        ``None``: the device of ``X`` if it is an array of the chosen namespace, else the
+        backend's default device.
+    dtype : str, dtype or None
+        ``None``: ``X``'s real floating dtype if it has one, else ``default_dtype``.
+    default_dtype : str, default="float32"
+
+    Returns
+    -------
+    xp, device, dtype
+    """
+    xp = resolve_namespace(backend, X)
+    same_ns = is_array(X) and array_api_compat.array_namespace(X) is xp
+    if device is None and same_ns:
+        device = device_of(X)
+    else:
+        device = resolve_device(xp, device)
+    if dtype is None:
+        if same_ns and X.dtype in (xp.float32, xp.float64):
+            dtype = X.dtype
+        else:
+            dtype = resolve_dtype(xp, None, default=default_dtype)
+    else:
+        dtype = resolve_dtype(xp, dtype)
+    return xp, device, dtype
+
+
+def to_backend(X, *, xp, device, dtype, name="X", ndim=2, nonnegative=False):
+    """Validate ``X`` and return it as an array of ``xp`` on ``device`` with ``dtype``.
+
+    Raises
+    ------
+    ValueError
+        Wrong number of dimensions (e.g. a 1-D ``X``), empty, NaN/Inf, negative entries when
+        ``nonnegative``.
+    """
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) != ndim:
+        hint = " (reshape a single feature with X.reshape(-1, 1))" if len(shape) == 1 else ""
+        raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(shape)}{hint}")
+    A = asarray(X, xp=xp, device=device, dtype=dtype)
+    check_matrix(A, name, xp=xp, nonnegative=nonnegative, ndim=ndim)
+    return A
+
+
+def like_input(result, X_input):
+    """``result`` converted to the namespace (and device) of ``X_input``; host NumPy for lists."""
+    from nmfdnn._host import to_numpy
+
+    if is_array(X_input):
+        xp_in = get_namespace(X_input)
+        if array_api_compat.array_namespace(result) is xp_in:
+            return result
+        return xp_in.asarray(to_numpy(result), device=device_of(X_input))
+    return to_numpy(result)
