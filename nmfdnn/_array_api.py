@@ -314,9 +314,9 @@ def resolve_dtype(xp, dtype=None, *, default="float32"):
     if dtype is None:
         dtype = default
     if not isinstance(dtype, str):
-        if dtype in (xp.float32, xp.float64):
-            return dtype
-        dtype = getattr(dtype, "name", None) or str(dtype).rsplit(".", 1)[-1]
+        # a dtype object of any library: go through its name (no cross-library comparison)
+        text = f"{getattr(dtype, 'name', '')} {dtype}"
+        dtype = next((n for n in ("float32", "float64") if n in text), str(dtype))
     key = dtype.strip().lower()
     if key in ("float32", "single", "f4"):
         return xp.float32

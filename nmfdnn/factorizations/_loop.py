@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nmfdnn._validation import check_finite_result
+from nmfdnn._validation import NumericalError, check_finite_result
 
 __all__ = ["SolverInfo", "iterate"]
 
@@ -67,7 +67,17 @@ def iterate(step, state, objective, *, n_iter, check_every, tol, what, xp):
     previous = None
     k = 0
     for k in range(1, n_iter + 1):
-        state = step(state)
+        try:
+            state = step(state)
+        except Exception as exc:
+            # backends report a failed factorization (NaN input, singular system) in their own
+            # exception types (numpy.linalg.LinAlgError, torch's _LinAlgError, ...)
+            if "LinAlg" not in type(exc).__name__:
+                raise
+            raise NumericalError(
+                f"{what} broke down at iteration {k} ({type(exc).__name__}: {exc}); the "
+                "factors became non-finite or the linear system singular"
+            ) from exc
         if check_every and k % check_every == 0:
             value = objective(state)
             history.append(value)

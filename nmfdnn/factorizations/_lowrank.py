@@ -90,12 +90,12 @@ def lowrank_approximation(X, *, tau=4e-2, max_rank=None, xp=None):
         Q = Uf
         floor = n0 * float(xp.finfo(X.dtype).eps)
     cut = max(tau, floor)
-    # host decision, once per run: the rank
+    # host decisions, once per run: the rank
+    if not float(sigma[0]) > 0:
+        raise ValueError("X is numerically zero: no singular value to keep")
     r = int(xp.count_nonzero(sigma >= cut * sigma[0]))
     if max_rank is not None:
         r = min(r, max_rank)
-    if r == 0:
-        raise ValueError("X is numerically zero: no singular value to keep")
     Q, sigma = Q[:, :r], sigma[:r]
     Vt = (Q.T @ X) / sigma[:, None]
     return LowRankInput(Q=Q, sigma=sigma, Vt=Vt)
