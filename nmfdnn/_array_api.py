@@ -211,7 +211,10 @@ def _is_array(x):
 
 
 def _default_device(xp):
-    return xp.__array_namespace_info__().default_device()
+    dev = xp.__array_namespace_info__().default_device()
+    if dev is None:  # e.g. JAX: "the default", made concrete by where a new array lands
+        dev = array_api_compat.device(xp.empty(0))
+    return dev
 
 
 def resolve_device(xp, device=None):

@@ -16,6 +16,9 @@ deficient problem never yields NaN.
 
 from __future__ import annotations
 
+import numbers
+
+import array_api_extra as xpx
 from array_api_compat import device as _device
 
 __all__ = ["gram_pinv", "ridge_solve_right", "solve_gram_right", "lstsq_right", "lstsq_left", "default_rcond"]
@@ -31,11 +34,9 @@ def default_rcond(n, dtype, *, xp):
 
 def _add_diagonal(G, d, *, xp):
     """``G + diag(d)`` with ``d`` a scalar or a 1-D array, without in-place writes."""
-    n = G.shape[0]
-    eye = xp.eye(n, dtype=G.dtype, device=_device(G))
-    if isinstance(d, (int, float)):
-        return G + d * eye
-    return G + eye * d[None, :]
+    if isinstance(d, numbers.Real):
+        return G + float(d) * xp.eye(G.shape[0], dtype=G.dtype, device=_device(G))
+    return G + xpx.create_diagonal(d, xp=xp)
 
 
 def gram_pinv(G, *, rcond=None, xp):
@@ -92,7 +93,7 @@ def ridge_solve_right(G, B, lam, *, xp):
     array of shape (k, n)
     """
     floor = _ridge_floor(G, xp=xp)
-    if isinstance(lam, (int, float)):
+    if isinstance(lam, numbers.Real):
         lam = xp.full((G.shape[0],), float(lam), dtype=G.dtype, device=_device(G))
     J = _add_diagonal(G, xp.maximum(lam, floor), xp=xp)
     return xp.linalg.solve(J, B.T).T
@@ -102,7 +103,7 @@ def solve_gram_right(G, B, lam=0.0, rcond=None, *, xp):
     """``B (G + Λ)⁻¹`` for a ridge Λ = λI or diag(λ) (see :func:`ridge_solve_right`), ``B G⁺``
     for λ = 0 (see :func:`gram_pinv`).  ``G`` is a symmetric positive semi-definite Gram matrix.
     """
-    if isinstance(lam, (int, float)) and lam == 0:
+    if isinstance(lam, numbers.Real) and lam == 0:
         return B @ gram_pinv(G, rcond=rcond, xp=xp)
     return ridge_solve_right(G, B, lam, xp=xp)
 

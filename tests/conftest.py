@@ -129,6 +129,17 @@ class Problem:
     def dev(self, a):
         return self.xp.asarray(np.asarray(a, dtype=self.name), device=self.device)
 
+    def assert_close(self, actual, desired, **tol):
+        """``actual`` is in this problem's namespace, device and dtype, and close to
+        ``desired`` (a host float64 reference or an array)."""
+        from nmfdnn._array_api import device_of, get_namespace
+        from nmfdnn.testing import assert_close
+
+        assert get_namespace(actual) is self.xp, f"result left the namespace {self.xp.__name__}"
+        assert str(device_of(actual)) == str(self.device), (device_of(actual), self.device)
+        assert actual.dtype == self.dtype, f"dtype {actual.dtype}, expected {self.dtype}"
+        assert_close(actual, desired, **tol)
+
 
 @pytest.fixture
 def problem(xp, device, dtype):

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from nmfdnn import gram_pinv, lstsq_left, lstsq_right, to_numpy
-from nmfdnn.testing import assert_close
 
 
 def test_gram_pinv_matches_numpy_pinv(problem, rng, tol):
@@ -12,7 +11,7 @@ def test_gram_pinv_matches_numpy_pinv(problem, rng, tol):
     Ad = problem.dev(A)
     G = Ad @ Ad.T
     A_pinv = Ad.T @ gram_pinv(G, xp=problem.xp)
-    assert_close(A_pinv, np.linalg.pinv(problem.host(A)), xp=problem.xp, **tol)
+    problem.assert_close(A_pinv, np.linalg.pinv(problem.host(A)), **tol)
 
 
 @pytest.mark.parametrize("lam", [0.0, 0.3])
@@ -25,7 +24,7 @@ def test_lstsq_right_matches_lstsq(problem, rng, tol, lam):
     lhs = np.vstack([Ah.T, np.sqrt(lam) * np.eye(5)])
     rhs = np.vstack([Bh.T, np.zeros((5, 3))])
     ref = np.linalg.lstsq(lhs, rhs, rcond=None)[0].T
-    assert_close(X, ref, xp=problem.xp, **tol)
+    problem.assert_close(X, ref, **tol)
 
 
 @pytest.mark.parametrize("shape", [(30, 4), (4, 30)], ids=["tall", "wide"])
@@ -42,7 +41,7 @@ def test_lstsq_left_both_gram_sides(problem, rng, tol, shape, lam):
         lhs = np.vstack([Uh, np.sqrt(lam) * np.eye(p)])
         ref = np.linalg.lstsq(lhs, np.vstack([Rh, np.zeros((p, 25))]), rcond=None)[0]
     assert X.shape == (p, 25)
-    assert_close(X, ref, xp=problem.xp, **tol)
+    problem.assert_close(X, ref, **tol)
 
 
 @pytest.mark.parametrize("lam", [0.0, 1e-12])

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from nmfdnn import lowrank_approximation, nonlinear_u_step, reduced_first_layer_step, to_numpy
-from nmfdnn.testing import assert_close
 
 
 def test_exact_low_rank_matrix_is_recovered(problem, rng):
@@ -12,7 +11,7 @@ def test_exact_low_rank_matrix_is_recovered(problem, rng):
     lr = lowrank_approximation(problem.dev(X), tau=1e-3, xp=problem.xp)
     assert lr.rank == 5
     rtol = 1e-9 if problem.name == "float64" else 2e-3
-    assert_close(lr.reconstruct(), problem.host(X), xp=problem.xp, rtol=rtol,
+    problem.assert_close(lr.reconstruct(), problem.host(X), rtol=rtol,
                  atol=rtol * np.abs(X).max())
     Q = to_numpy(lr.Q).astype(np.float64)
     np.testing.assert_allclose(Q.T @ Q, np.eye(5), atol=10 * rtol)
@@ -43,7 +42,7 @@ def test_wide_input_uses_svd(problem, rng):
     lr = lowrank_approximation(problem.dev(X), tau=1e-3, xp=problem.xp)
     assert lr.rank == 4
     rtol = 1e-9 if problem.name == "float64" else 2e-3
-    assert_close(lr.reconstruct(), problem.host(X), xp=problem.xp, rtol=rtol, atol=rtol * 10)
+    problem.assert_close(lr.reconstruct(), problem.host(X), rtol=rtol, atol=rtol * 10)
 
 
 @pytest.mark.parametrize("bias", [True, False])

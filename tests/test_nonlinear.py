@@ -12,7 +12,6 @@ from nmfdnn import (
     nonneg_nonlinear_lstsq_targets_step,
     to_numpy,
 )
-from nmfdnn.testing import assert_close
 
 
 def relu(x):
@@ -33,7 +32,7 @@ def test_weights_step_is_x_plus_r_pinv_a(problem, rng, tol):
                                       omega=0.7, xp=problem.xp)
     Bh, Xh, Ah = problem.host(B), problem.host(X0), problem.host(A)
     ref = Xh + 0.7 * (Bh - relu(Xh @ Ah)) @ np.linalg.pinv(Ah)
-    assert_close(X1, ref, xp=problem.xp, **tol)
+    problem.assert_close(X1, ref, **tol)
 
 
 @pytest.mark.parametrize("shape", [(9, 4), (4, 9)], ids=["tall", "wide"])
@@ -46,7 +45,7 @@ def test_targets_step_is_projected_pinv_correction(problem, rng, tol, shape):
                                              xp=problem.xp)
     Bh, Ah, Xh = problem.host(B), problem.host(A), problem.host(X0)
     ref = relu(Xh + np.linalg.pinv(Ah) @ (Bh - relu(Ah @ Xh)))
-    assert_close(X1, ref, xp=problem.xp, **tol)
+    problem.assert_close(X1, ref, **tol)
     assert bool(problem.xp.all(X1 >= 0))
 
 
@@ -82,8 +81,8 @@ def test_algorithm2_u_step_is_ridge_fit_of_linearized_target(problem, rng, tol, 
     T = P + Bh - relu(P)
     lhs = np.vstack([At.T, np.sqrt(lam) * np.eye(8)])
     ref = np.linalg.lstsq(lhs, np.vstack([T.T, np.zeros((8, 5))]), rcond=None)[0].T
-    assert_close(U1, ref, xp=problem.xp, **tol)
-    assert_close(V1, problem.dev(A), xp=problem.xp)  # U-step only: V untouched
+    problem.assert_close(U1, ref, **tol)
+    problem.assert_close(V1, problem.dev(A))  # U-step only: V untouched
 
 
 @pytest.mark.parametrize("shape", [(5, 7), (9, 4)], ids=["wide-U", "tall-U"])
@@ -105,7 +104,7 @@ def test_algorithm2_v_step_is_a_ridge_correction(problem, rng, tol, shape, lam_v
     rt = dict(tol)
     if problem.name == "float32":
         rt = dict(rtol=5e-3, atol=2e-3)
-    assert_close(V1, ref, xp=problem.xp, **rt)
+    problem.assert_close(V1, ref, **rt)
 
 
 def test_algorithm2_without_regularization_is_the_original_pair(problem, rng, tol):
@@ -120,8 +119,8 @@ def test_algorithm2_without_regularization_is_the_original_pair(problem, rng, to
                                          xp=problem.xp)
     V_ref = nonneg_nonlinear_lstsq_targets_step(problem.dev(A), U_ref, problem.dev(V0),
                                                 xp=problem.xp)
-    assert_close(U1, U_ref, xp=problem.xp, **tol)
-    assert_close(V1, V_ref, xp=problem.xp, **tol)
+    problem.assert_close(U1, U_ref, **tol)
+    problem.assert_close(V1, V_ref, **tol)
 
 
 def test_u_step_fixed_point_is_the_ridge_condition(problem, rng, tol):
@@ -139,7 +138,7 @@ def test_u_step_fixed_point_is_the_ridge_condition(problem, rng, tol):
     U1, _ = nonlinear_semi_nmf_step(problem.dev(A), problem.dev(U_star), problem.dev(V),
                                     lam_u=lam, update_v=False, xp=problem.xp)
     rt = tol if problem.name == "float64" else dict(rtol=5e-3, atol=5e-3)
-    assert_close(U1, problem.host(U_star), xp=problem.xp, **rt)
+    problem.assert_close(U1, problem.host(U_star), **rt)
 
 
 def test_loop_matches_numpy_on_every_backend(problem, rng):
@@ -152,8 +151,8 @@ def test_loop_matches_numpy_on_every_backend(problem, rng):
                                     xp=problem.xp, **kw)
     Ur, Vr, _ = nonlinear_semi_nmf(problem.host(A), problem.host(U0), problem.host(V0), **kw)
     rtol = 1e-7 if problem.name == "float64" else 2e-2
-    assert_close(U, Ur, xp=problem.xp, rtol=rtol, atol=rtol)
-    assert_close(V, Vr, xp=problem.xp, rtol=rtol, atol=rtol)
+    problem.assert_close(U, Ur, rtol=rtol, atol=rtol)
+    problem.assert_close(V, Vr, rtol=rtol, atol=rtol)
     assert info.objective.dtype == problem.dtype
 
 

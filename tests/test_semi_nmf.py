@@ -6,7 +6,6 @@ import pytest
 
 from nmfdnn import NumericalError, semi_nmf, semi_nmf_step, to_numpy
 from nmfdnn.factorizations import semi_nmf_objective
-from nmfdnn.testing import assert_close
 
 
 def _data(rng, k=8, n=4, m=60):
@@ -34,7 +33,7 @@ def test_u_step_is_the_ridge_least_squares_solution(problem, rng, tol, bias, lam
     p = Vt.shape[0]
     lhs = np.vstack([Vt.T, np.sqrt(lam_u) * np.eye(p)])      # [Ṽᵀ; √λ I] Ũᵀ ≈ [Aᵀ; 0]
     ref = np.linalg.lstsq(lhs, np.vstack([Ah.T, np.zeros((p, A.shape[0]))]), rcond=None)[0].T
-    assert_close(U1, ref, xp=problem.xp, **tol)
+    problem.assert_close(U1, ref, **tol)
 
 
 @pytest.mark.parametrize("bias", [False, True])
@@ -55,7 +54,7 @@ def test_v_step_matches_the_multiplicative_rule(problem, rng, tol, bias):
     P, N = lambda M: np.maximum(M, 0), lambda M: np.maximum(-M, 0)
     eps = float(np.finfo(problem.name).eps)
     ref = Vh * np.sqrt((P(UtA) + N(UtU) @ Vtil) / (N(UtA) + P(UtU) @ Vtil + lam_v * Vh + eps))
-    assert_close(V1, ref, xp=problem.xp, **tol)
+    problem.assert_close(V1, ref, **tol)
 
 
 @pytest.mark.parametrize("bias,lam", [(False, 0.0), (True, 0.0), (True, 0.3)])
@@ -115,8 +114,8 @@ def test_results_match_numpy_across_backends(problem, rng):
     Ur, Vr, _ = semi_nmf(problem.host(A), problem.host(U0), problem.host(V0), xp=np_xp,
                          **kwargs)
     rtol = 1e-8 if problem.name == "float64" else 5e-3
-    assert_close(U, Ur, xp=problem.xp, rtol=rtol, atol=rtol)
-    assert_close(V1, Vr, xp=problem.xp, rtol=rtol, atol=rtol)
+    problem.assert_close(U, Ur, rtol=rtol, atol=rtol)
+    problem.assert_close(V1, Vr, rtol=rtol, atol=rtol)
     assert U.dtype == problem.dtype and V1.dtype == problem.dtype
     assert info.objective.dtype == problem.dtype
     assert len(info.history) == 2 and info.n_iter == 10
