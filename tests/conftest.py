@@ -87,6 +87,8 @@ def xp(backend):
 
         torch.backends.cuda.matmul.allow_tf32 = False  # no reduced-precision matmuls in tests
         torch.backends.cudnn.allow_tf32 = False
+        # test problems are tiny: one intra-op thread avoids spin-waiting on a busy machine
+        torch.set_num_threads(1)
     if backend.startswith("jax"):
         import jax
 

@@ -1,0 +1,21 @@
+"""Baselines the NMF methods are measured against, on the same array API backend."""
+
+from nmfdnn.baselines._backprop import (
+    LOSSES,
+    AdamState,
+    adam_init,
+    adam_step,
+    forward,
+    glorot_init,
+    loss_and_gradients,
+)
+
+__all__ = [
+    "LOSSES",
+    "AdamState",
+    "adam_init",
+    "adam_step",
+    "forward",
+    "glorot_init",
+    "loss_and_gradients",
+]

@@ -1,0 +1,172 @@
+"""Backpropagation baseline (ALGORITHMS.md §5): the same ReLU network trained by Adam.
+
+Written against the array API with a hand-written backward pass, so that the comparison with
+the NMF trainers runs on the same backend, device and dtype.  Paper layout: data are columns,
+layer i (list index i−1) maps ``Z_{i−1}`` (n_{i−1} × m) to ``Z_i = f(W_i Z_{i−1} + b_i 1ᵀ)``;
+the output layer is linear.
+
+Losses (``m`` = mini-batch size, mean over the batch so that Adam's step is batch-size free):
+
+- ``"mse"``: ``L = (1/2m) ‖Y − O‖²_F``, ``∂L/∂O = (O − Y)/m``
+- ``"cross_entropy"``: ``L = −(1/m) Σ Y ⊙ log softmax(O)`` (softmax over each column),
+  ``∂L/∂O = (softmax(O) − Y)/m``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nmfdnn._array_api import get_namespace
+from nmfdnn._host import random_normal
+from nmfdnn._ops import relu
+
+__all__ = [
+    "AdamState",
+    "glorot_init",
+    "forward",
+    "loss_and_gradients",
+    "adam_init",
+    "adam_step",
+    "LOSSES",
+]
+
+LOSSES = ("mse", "cross_entropy")
+
+
+def glorot_init(layer_sizes, *, rng, xp, device=None, dtype):
+    """Glorot-normal weights ``N(0, 2/(n_in + n_out))`` and zero biases, drawn on the host.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``[n0, n1, ..., nd]`` (input, hidden..., output).
+    rng : numpy.random.Generator
+    xp, device, dtype
+        Target namespace, device and dtype (one transfer per array).
+
+    Returns
+    -------
+    list of (W, b)
+        ``W`` of shape (n_i, n_{i−1}), ``b`` of shape (n_i, 1).
+    """
+    params = []
+    for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+        W = random_normal((n_out, n_in), rng=rng, scale=(2.0 / (n_in + n_out)) ** 0.5, xp=xp,
+                          device=device, dtype=dtype)
+        b = xp.zeros((n_out, 1), dtype=dtype, device=device)
+        params.append((W, b))
+    return params
+
+
+def forward(params, X, *, xp=None):
+    """Forward pass; returns the activations ``[Z_0 = X, Z_1, ..., Z_{d−1}]`` and the output.
+
+    .. math:: Z_i = f(W_i Z_{i−1} + b_i 1ᵀ),\\quad O = W_d Z_{d−1} + b_d 1ᵀ
+    """
+    xp = get_namespace(X, xp=xp)
+    Z = [X]
+    for W, b in params[:-1]:
+        Z.append(relu(W @ Z[-1] + b, xp=xp))
+    W, b = params[-1]
+    return Z, W @ Z[-1] + b
+
+
+def _softmax(O, *, xp):
+    E = xp.exp(O - xp.max(O, axis=0, keepdims=True))
+    return E / xp.sum(E, axis=0, keepdims=True)
+
+
+def loss_and_gradients(params, X, Y, *, loss="mse", xp=None):
+    """Loss and its gradient with respect to every ``(W_i, b_i)``, by backpropagation.
+
+    .. math::
+
+        G_d = ∂L/∂O, \\quad ∂L/∂W_i = G_i Z_{i−1}ᵀ, \\quad ∂L/∂b_i = G_i 1,
+        \\quad G_{i−1} = (W_iᵀ G_i) ⊙ [Z_{i−1} > 0]
+
+    Parameters
+    ----------
+    params : list of (W, b)
+    X : array of shape (n0, m)
+    Y : array of shape (nd, m)
+        Targets (one-hot columns for classification).
+    loss : {"mse", "cross_entropy"}
+    xp : namespace, optional
+
+    Returns
+    -------
+    loss : 0-d array (on the device)
+    grads : list of (dW, db), same shapes as ``params``
+    """
+    xp = get_namespace(X, Y, xp=xp)
+    m = X.shape[1]
+    Z, O = forward(params, X, xp=xp)
+    if loss == "mse":
+        D = O - Y
+        value = xp.sum(D * D) / (2 * m)
+        G = D / m
+    elif loss == "cross_entropy":
+        S = O - xp.max(O, axis=0, keepdims=True)
+        logp = S - xp.log(xp.sum(xp.exp(S), axis=0, keepdims=True))
+        value = -xp.sum(Y * logp) / m
+        G = (xp.exp(logp) - Y) / m
+    else:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    grads = [None] * len(params)
+    for i in range(len(params) - 1, -1, -1):
+        W, _ = params[i]
+        grads[i] = (G @ Z[i].T, xp.sum(G, axis=1, keepdims=True))
+        if i > 0:
+            G = (W.T @ G) * xp.astype(Z[i] > 0, G.dtype)
+    return value, grads
+
+
+@dataclass
+class AdamState:
+    """First and second moment estimates (same structure as the parameters) and step count."""
+
+    m: list
+    v: list
+    t: int = 0
+
+
+def adam_init(params, *, xp):
+    """Zero moments for every parameter array."""
+    zeros = [tuple(xp.zeros_like(p) for p in layer) for layer in params]
+    return AdamState(m=zeros, v=[tuple(z) for z in zeros], t=0)
+
+
+def adam_step(params, grads, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+              weight_decay=0.0, xp):
+    """One Adam update (Kingma & Ba, Algorithm 1), functional (no in-place writes).
+
+    .. math::
+
+        m ← β_1 m + (1−β_1) g,\\quad v ← β_2 v + (1−β_2) g²,\\quad
+        θ ← θ − α \\frac{m / (1−β_1^t)}{\\sqrt{v / (1−β_2^t)} + ε}
+
+    ``weight_decay`` > 0 adds decoupled weight decay (AdamW): ``θ ← θ − α λ θ``.
+
+    Returns
+    -------
+    params, state
+    """
+    t = state.t + 1
+    c1 = 1.0 - beta1**t
+    c2 = 1.0 - beta2**t
+    new_params, new_m, new_v = [], [], []
+    for layer, glayer, mlayer, vlayer in zip(params, grads, state.m, state.v):
+        P, M, V = [], [], []
+        for p, g, m_, v_ in zip(layer, glayer, mlayer, vlayer):
+            m_ = beta1 * m_ + (1.0 - beta1) * g
+            v_ = beta2 * v_ + (1.0 - beta2) * (g * g)
+            step = (m_ / c1) / (xp.sqrt(v_ / c2) + eps)
+            if weight_decay:
+                p = p - (lr * weight_decay) * p
+            P.append(p - lr * step)
+            M.append(m_)
+            V.append(v_)
+        new_params.append(tuple(P))
+        new_m.append(tuple(M))
+        new_v.append(tuple(V))
+    return new_params, AdamState(m=new_m, v=new_v, t=t)

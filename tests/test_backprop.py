@@ -1,0 +1,121 @@
+"""Backprop baseline (§5): gradients against finite differences and torch.autograd, Adam against
+torch.optim.Adam."""
+
+import numpy as np
+import pytest
+
+from nmfdnn import to_numpy
+from nmfdnn._host import check_random_state
+from nmfdnn.baselines import adam_init, adam_step, glorot_init, loss_and_gradients
+
+
+def _net(xp, device, dtype, sizes=(4, 6, 5, 3), m=7, seed=0):
+    rng = check_random_state(seed)
+    params = glorot_init(sizes, rng=rng, xp=xp, device=device, dtype=dtype)
+    # non-zero biases so that their gradients are exercised
+    params = [(W, b + 0.1) for W, b in params]
+    X = xp.asarray(rng.standard_normal((sizes[0], m)).astype("float64"), device=device)
+    X = xp.astype(X, dtype)
+    labels = rng.integers(0, sizes[-1], size=m)
+    Y = xp.asarray(np.eye(sizes[-1])[:, labels], dtype=dtype, device=device)
+    return params, X, Y
+
+
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_gradient_matches_finite_differences(xp, device, loss):
+    """Central differences in float64 on every backend (numpy and torch included)."""
+    dtype = xp.float64
+    params, X, Y = _net(xp, device, dtype)
+    _, grads = loss_and_gradients(params, X, Y, loss=loss, xp=xp)
+    host = [[to_numpy(p).copy() for p in layer] for layer in params]
+    h = 1e-6
+
+    def loss_at(hparams):
+        dev = [tuple(xp.asarray(p, device=device) for p in layer) for layer in hparams]
+        return float(loss_and_gradients(dev, X, Y, loss=loss, xp=xp)[0])
+
+    for i, layer in enumerate(host):
+        for j, p in enumerate(layer):
+            fd = np.zeros_like(p)
+            for idx in np.ndindex(p.shape):
+                plus = [[q.copy() for q in lay] for lay in host]
+                minus = [[q.copy() for q in lay] for lay in host]
+                plus[i][j][idx] += h
+                minus[i][j][idx] -= h
+                fd[idx] = (loss_at(plus) - loss_at(minus)) / (2 * h)
+            np.testing.assert_allclose(to_numpy(grads[i][j]), fd, rtol=1e-5, atol=1e-8,
+                                       err_msg=f"layer {i} {'Wb'[j]}")
+
+
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_gradient_matches_torch_autograd(loss):
+    torch = pytest.importorskip("torch")
+    from nmfdnn import namespace_from_name
+
+    xp = namespace_from_name("numpy")
+    params, X, Y = _net(xp, "cpu", xp.float64, m=11)
+    value, grads = loss_and_gradients(params, X, Y, loss=loss, xp=xp)
+    tp = [[torch.tensor(p, requires_grad=True) for p in layer] for layer in params]
+    Z = torch.tensor(X)
+    for W, b in tp[:-1]:
+        Z = torch.relu(W @ Z + b)
+    O = tp[-1][0] @ Z + tp[-1][1]
+    Yt = torch.tensor(Y)
+    if loss == "mse":
+        L = ((O - Yt) ** 2).sum() / (2 * X.shape[1])
+    else:
+        L = torch.nn.functional.cross_entropy(O.T, Yt.argmax(0))
+    L.backward()
+    assert float(value) == pytest.approx(L.item(), rel=1e-12)
+    for layer, tlayer in zip(grads, tp):
+        for g, t in zip(layer, tlayer):
+            np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_adam_matches_torch_optim_adam(xp, device, dtype):
+    torch = pytest.importorskip("torch")
+    params, X, Y = _net(xp, device, dtype)
+    state = adam_init(params, xp=xp)
+    tp = [[torch.tensor(to_numpy(p).astype(np.float64), requires_grad=True) for p in layer]
+          for layer in params]
+    opt = torch.optim.Adam([p for layer in tp for p in layer], lr=1e-2, betas=(0.9, 0.999),
+                           eps=1e-8)
+    for _ in range(5):
+        _, grads = loss_and_gradients(params, X, Y, xp=xp)
+        opt.zero_grad()
+        for layer, glayer in zip(tp, grads):
+            for t, g in zip(layer, glayer):
+                t.grad = torch.tensor(to_numpy(g).astype(np.float64))
+        opt.step()
+        params, state = adam_step(params, grads, state, lr=1e-2, xp=xp)
+        # keep the reference on the same trajectory (same grads next step)
+        with torch.no_grad():
+            for layer, t_layer in zip(params, tp):
+                for p, t in zip(layer, t_layer):
+                    t.copy_(torch.tensor(to_numpy(p).astype(np.float64)))
+    rtol = 1e-10 if dtype == xp.float64 else 1e-4
+    for layer, t_layer in zip(params, tp):
+        for p, t in zip(layer, t_layer):
+            assert p.dtype == dtype
+            np.testing.assert_allclose(to_numpy(p), t.detach().numpy(), rtol=rtol, atol=rtol)
+    assert state.t == 5
+
+
+def test_adam_training_reduces_loss(xp, device, dtype):
+    params, X, Y = _net(xp, device, dtype, m=40)
+    state = adam_init(params, xp=xp)
+    first = float(loss_and_gradients(params, X, Y, xp=xp)[0])
+    for _ in range(200):
+        _, grads = loss_and_gradients(params, X, Y, xp=xp)
+        params, state = adam_step(params, grads, state, lr=1e-2, xp=xp)
+    last = float(loss_and_gradients(params, X, Y, xp=xp)[0])
+    assert last < 0.2 * first
+
+
+def test_unknown_loss():
+    from nmfdnn import namespace_from_name
+
+    xp = namespace_from_name("numpy")
+    params, X, Y = _net(xp, "cpu", xp.float64)
+    with pytest.raises(ValueError, match="loss must be"):
+        loss_and_gradients(params, X, Y, loss="hinge", xp=xp)
