@@ -119,3 +119,27 @@ def test_unknown_loss():
     params, X, Y = _net(xp, "cpu", xp.float64)
     with pytest.raises(ValueError, match="loss must be"):
         loss_and_gradients(params, X, Y, loss="hinge", xp=xp)
+
+
+def test_epoch_equals_explicit_minibatch_steps(xp, device):
+    """train_epoch = the mini-batch loop written out (order respected, last batch shorter)."""
+    params, X, Y = _net(xp, device, xp.float64, m=25)
+    order = np.random.default_rng(1).permutation(25)
+    from nmfdnn.baselines import train_epoch
+
+    p1, s1, mean_loss = train_epoch(params, adam_init(params, xp=xp), X, Y,
+                                    xp.asarray(order, device=device), batch_size=10, lr=1e-2,
+                                    xp=xp)
+    p2, s2 = params, adam_init(params, xp=xp)
+    losses = []
+    for start in (0, 10, 20):
+        J = xp.asarray(order[start:min(start + 10, 25)], device=device)
+        value, grads = loss_and_gradients(p2, xp.take(X, J, axis=1), xp.take(Y, J, axis=1),
+                                          xp=xp)
+        losses.append(float(value))
+        p2, s2 = adam_step(p2, grads, s2, lr=1e-2, xp=xp)
+    assert s1.t == 3
+    assert float(mean_loss) == pytest.approx(np.mean(losses), rel=1e-12)
+    for l1, l2 in zip(p1, p2):
+        for a, b in zip(l1, l2):
+            np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-12)

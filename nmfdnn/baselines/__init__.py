@@ -8,6 +8,7 @@ from nmfdnn.baselines._backprop import (
     forward,
     glorot_init,
     loss_and_gradients,
+    train_epoch,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "forward",
     "glorot_init",
     "loss_and_gradients",
+    "train_epoch",
 ]

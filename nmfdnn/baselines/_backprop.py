@@ -28,6 +28,7 @@ __all__ = [
     "adam_init",
     "adam_step",
     "LOSSES",
+    "train_epoch",
 ]
 
 LOSSES = ("mse", "cross_entropy")
@@ -170,3 +171,43 @@ def adam_step(params, grads, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8
         new_m.append(tuple(M))
         new_v.append(tuple(V))
     return new_params, AdamState(m=new_m, v=new_v, t=t)
+
+
+def train_epoch(params, state, X, Y, order, *, batch_size=100, loss="mse", lr=1e-3,
+                beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, xp=None):
+    """One epoch of mini-batch Adam over the columns of ``X`` in the given order.
+
+    The loop is over mini-batches (``ceil(m / batch_size)`` of them), never over samples, and it
+    does not synchronize with the host: the mean training loss comes back as a 0-d array.
+
+    Parameters
+    ----------
+    params : list of (W, b)
+    state : AdamState
+    X : array of shape (n0, m)
+    Y : array of shape (nd, m)
+    order : array of int of shape (m,)
+        A permutation of the columns, in the namespace of ``X`` (drawn on the host per epoch).
+    batch_size : int, default=100
+    loss : {"mse", "cross_entropy"}, default="mse"
+    lr, beta1, beta2, eps, weight_decay : float
+        Adam's settings (§5: 10⁻³, 0.9, 0.999, 10⁻⁸).
+    xp : namespace, optional
+
+    Returns
+    -------
+    params, state, mean_loss (0-d array)
+    """
+    xp = get_namespace(X, Y, xp=xp)
+    m = X.shape[1]
+    total = None
+    n_batches = 0
+    for start in range(0, m, batch_size):
+        J = order[start:min(start + batch_size, m)]
+        value, grads = loss_and_gradients(params, xp.take(X, J, axis=1), xp.take(Y, J, axis=1),
+                                          loss=loss, xp=xp)
+        params, state = adam_step(params, grads, state, lr=lr, beta1=beta1, beta2=beta2,
+                                  eps=eps, weight_decay=weight_decay, xp=xp)
+        total = value if total is None else total + value
+        n_batches += 1
+    return params, state, total / n_batches
