@@ -6,7 +6,7 @@ import pytest
 
 from nmfdnn.factorizations import nonlinear_semi_nmf_step, semi_nmf_step
 
-from conftest import run_timed
+from _bench import run_timed
 
 N0, N1, N2, N3 = 784, 1000, 500, 10  # MNIST [1000, 500]
 
