@@ -98,7 +98,8 @@ def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, xp):
 
 
 def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau=4e-2,
-                   rcond=None, rng, inputs=None, score=None, callback=None, xp=None):
+                   rcond=None, rng, inputs=None, score=None, callback=None, average=0.0,
+                   relax=None, xp=None):
     """Train a ReLU network (no bias) by the original alternating scheme (§4).
 
     Minimizes ``½‖Y − W_d f(W_{d−1} ⋯ f(W_1 X))‖²_F`` layer by layer without backpropagation.
@@ -109,7 +110,7 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     Y : array of shape (n_d, m)
     W : list of arrays
         Initial ``W_i`` of shape ``(n_i, n_{i−1})``.
-    batch_size, max_epochs, inner_iter, tau, rng, inputs, score, callback, xp
+    batch_size, max_epochs, inner_iter, tau, rng, inputs, score, callback, average, relax, xp
         As in :func:`nmfdnn.training.train_bias_reg`.
     rcond : float, optional
         Pseudo-inverse cut-off.
@@ -133,4 +134,4 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
                                        xp=xp)
 
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
-                      score=score, callback=callback, xp=xp)
+                      score=score, callback=callback, average=average, relax=relax, xp=xp)

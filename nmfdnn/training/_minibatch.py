@@ -164,7 +164,7 @@ def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, xp
 
 
 def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, callback=None,
-               xp):
+               average=0.0, relax=None, xp):
     """The epoch loop of Algorithms 3 and 4: random mini-batches, records read once per epoch.
 
     For every epoch a permutation of the m columns is drawn on the host (``rng``) and moved to
@@ -193,11 +193,20 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         ``score(W) -> 0-d array`` (validation score, computed on the device after each epoch).
     callback : callable, optional
         ``callback(record, W) -> bool``; called on the host after each epoch, ``True`` stops.
+    average : float, default=0.0
+        β of an exponential moving average of the weights across mini-batches,
+        ``W̄ ← β W̄ + (1 − β) W`` (0: off).  Training continues from the raw ``W``; the
+        averaged weights are scored, passed to ``callback`` and returned.  (An "untried lever"
+        of ALGORITHMS.md §9, off by default.)
+    relax : callable, optional
+        ``relax(epoch) -> ω`` in (0, 1]: every mini-batch update is relaxed to
+        ``W ← W_old + ω (W_new − W_old)`` (a step schedule across epochs; default: ω = 1).
     xp : namespace
 
     Returns
     -------
     W : list of arrays
+        The weights after the last epoch (averaged when ``average > 0``).
     history : TrainingHistory
 
     Raises
@@ -211,7 +220,9 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
     bounds = batch_bounds(m, batch_size)
     history = TrainingHistory()
     d = len(W)
+    W_avg = W
     for epoch in range(1, max_epochs + 1):
+        omega = 1.0 if relax is None else float(relax(epoch))
         t0 = time.perf_counter()
         perm = xp.asarray(rng.permutation(m), device=dev)  # one transfer per epoch
         losses = []
@@ -220,15 +231,24 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
             J = perm[start:stop]
             VJ = xp.take(inputs.Vt, J, axis=1)
             YJ = xp.take(Y, J, axis=1)
-            W, loss = step(W, VJ, YJ)
+            try:
+                W_new, loss = step(W, VJ, YJ)
+            except Exception as exc:  # a backend's linalg refusing non-finite input
+                _raise_step_failure(exc, epoch, W, VJ, inputs, xp=xp)
+            if omega != 1.0:
+                W_new = [Wo + omega * (Wn - Wo) for Wo, Wn in zip(W, W_new)]
+            W = W_new
+            if average:
+                W_avg = [average * Wa + (1.0 - average) * Wi for Wa, Wi in zip(W_avg, W)]
             losses.append(loss)
             broken = [
                 b + xp.astype(xp.logical_not(xp.all(xp.isfinite(Wi))), Y.dtype)
                 for b, Wi in zip(broken, W)
             ]
+        W_out = W_avg if average else W
         values = [xp.sum(xp.stack(losses)) / m]
         if score is not None:
-            values.append(xp.astype(score(W), Y.dtype))
+            values.append(xp.astype(score(W_out), Y.dtype))
         host = to_numpy(xp.stack(values + broken))  # the epoch's only synchronization
         seconds = time.perf_counter() - t0
         loss, counts = float(host[0]), host[-d:]
@@ -237,10 +257,32 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         val = float(host[1]) if score is not None else None
         record = EpochRecord(epoch=epoch, loss=loss, val_score=val, seconds=seconds)
         history.records.append(record)
-        if callback is not None and callback(record, W):
+        if callback is not None and callback(record, W_out):
             history.stopped_early = epoch < max_epochs
             break
-    return W, history
+    return (W_avg if average else W), history
+
+
+def _raise_step_failure(exc, epoch, W, VJ, inputs, *, xp):
+    """Turn a linear-algebra failure inside a mini-batch into a :class:`NumericalError` naming
+    the epoch and the first layer whose weights or activations are not finite (host syncs
+    here are fine: training is over)."""
+    W1r = reduce_first_layer(W[0], inputs.QS, xp=xp)
+    Z = forward(W, VJ, W1r, xp=xp)
+    acts = Z + [affine(W[-1], Z[-1], xp=xp)]
+    bad = [
+        j + 1 for j in range(len(W))
+        # non-finite weights, or activations whose Gram matrix overflows
+        if not bool(xp.all(xp.isfinite(W[j]))) or not bool(xp.isfinite(sq_norm(acts[j], xp=xp)))
+    ]
+    if not bad and "linalg" not in type(exc).__name__.lower():
+        raise exc
+    where = f"layer {bad[0]} of {len(W)}" if bad else "a layer solve"
+    raise NumericalError(
+        f"training diverged in epoch {epoch}: non-finite values in {where} (paper numbering; "
+        f"the solver raised {type(exc).__name__}: {exc}). Try dtype='float64', larger "
+        "alpha_W/alpha_Z or scaled inputs."
+    ) from exc
 
 
 def _raise_diverged(epoch, loss, counts):
@@ -286,12 +328,20 @@ def _check_weights(W, sizes, bias):
 
 
 def prepare_inputs(X, tau, *, xp):
-    """The low-rank input of §1.5 (once per run): ``X ≈ Q diag(σ) Vt``, rank by ``σ_i ≥ τ σ_1``."""
-    return InputBlock(lowrank_approximation(X, tau=tau, xp=xp))
+    """The low-rank input of §1.5 (once per run): ``X ≈ Q diag(σ) Vt``, rank by ``σ_i ≥ τ σ_1``.
+
+    The decomposition is computed on ``X / c`` with ``c = max|X|`` and ``σ`` scaled back, so
+    that ``X Xᵀ`` cannot overflow (the factors are the same).
+    """
+    c = xp.maximum(xp.max(xp.abs(X)), xp.asarray(xp.finfo(X.dtype).smallest_normal, dtype=X.dtype,
+                                                   device=_device(X)))
+    low = lowrank_approximation(X / c, tau=tau, xp=xp)
+    return InputBlock(LowRankInput(Q=low.Q, sigma=low.sigma * c, Vt=low.Vt))
 
 
 def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z=1e-5,
-                   inner_iter=1, tau=4e-2, rng, inputs=None, score=None, callback=None, xp=None):
+                   inner_iter=1, tau=4e-2, rng, inputs=None, score=None, callback=None,
+                   average=0.0, relax=None, xp=None):
     """Train a ReLU network by Algorithm 3 (bias and regularization; ALGORITHMS.md §2).
 
     Minimizes, mini-batch by mini-batch, the layer problems (13)–(15) of
@@ -324,7 +374,7 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
         Host generator of the mini-batch permutations.
     inputs : InputBlock, optional
         Precomputed low-rank input of ``X`` (skips the decomposition).
-    score, callback : callable, optional
+    score, callback, average, relax
         See :func:`run_epochs`.
     xp : namespace, optional
 
@@ -349,4 +399,4 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
                                        inner_iter=inner_iter, xp=xp)
 
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
-                      score=score, callback=callback, xp=xp)
+                      score=score, callback=callback, average=average, relax=relax, xp=xp)
