@@ -20,6 +20,7 @@ from nmfdnn.training._minibatch import (
 from nmfdnn.training._network import (
     InputBlock,
     forward,
+    maybe_jit,
     predict_columns,
     random_weights,
     reduce_first_layer,
@@ -33,6 +34,7 @@ __all__ = [
     "batch_bounds",
     "bias_reg_minibatch_step",
     "forward",
+    "maybe_jit",
     "original_minibatch_step",
     "output_layer_lstsq",
     "predict_columns",

@@ -35,7 +35,7 @@ from nmfdnn.factorizations import (
     reduced_first_layer_step,
     semi_nmf_step,
 )
-from nmfdnn.training._network import InputBlock, forward, reduce_first_layer
+from nmfdnn.training._network import InputBlock, forward, maybe_jit, reduce_first_layer
 
 __all__ = [
     "EpochRecord",
@@ -218,6 +218,7 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
     dev = _device(Y)
     m = Y.shape[1]
     bounds = batch_bounds(m, batch_size)
+    step = maybe_jit(step, xp)
     history = TrainingHistory()
     d = len(W)
     W_avg = W

@@ -11,10 +11,30 @@ The input of the first layer is always the low-rank approximation of §1.5,
 
 from __future__ import annotations
 
+import importlib
+
+import array_api_compat
+
 from nmfdnn._host import random_normal
 from nmfdnn._ops import affine, relu
 
-__all__ = ["InputBlock", "forward", "predict_columns", "random_weights", "reduce_first_layer"]
+__all__ = [
+    "InputBlock",
+    "forward",
+    "maybe_jit",
+    "predict_columns",
+    "random_weights",
+    "reduce_first_layer",
+]
+
+
+def maybe_jit(step, xp):
+    """``jax.jit(step)`` when ``xp`` is JAX (the mini-batch step is a pure function of arrays
+    with static shapes), ``step`` itself otherwise.  JAX is imported by name, only when its
+    namespace is already in use."""
+    if array_api_compat.is_jax_namespace(xp):
+        return importlib.import_module("jax").jit(step)
+    return step
 
 
 class InputBlock:
