@@ -8,6 +8,16 @@ from nmfdnn.cli import main
 from nmfdnn.datasets import load_digits
 
 
+@pytest.fixture(autouse=True, scope=\"module\")
+def _one_blas_thread():
+    """OpenBLAS's threaded eigh/solve on small matrices is 10-100x slower than one thread on a
+    busy 2-core machine (300x300 eigh: 25 ms vs 0.3-3 s); these tests do many small solves."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def test_train_digits_and_save(tmp_path, capsys):
     out = tmp_path / "model.npz"
     rc = main(["train", "--epochs", "3", "--hidden", "200", "--no-progress", "--save", str(out)])

@@ -21,6 +21,16 @@ from nmfdnn.training import (
 relu = lambda A: np.maximum(A, 0.0)  # noqa: E731
 
 
+@pytest.fixture(autouse=True, scope=\"module\")
+def _one_blas_thread():
+    """OpenBLAS's threaded eigh/solve on small matrices is 10-100x slower than one thread on a
+    busy 2-core machine (300x300 eigh: 25 ms vs 0.3-3 s); these tests do many small solves."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def _light_on_jax(problem, reason="op-by-op JAX compiles every primitive per shape: minutes "
                   "on 2 cores; the JAX path is covered by the step references and the jitted "
                   "training loop"):
