@@ -21,7 +21,7 @@ from nmfdnn.training import (
 relu = lambda A: np.maximum(A, 0.0)  # noqa: E731
 
 
-@pytest.fixture(autouse=True, scope=\"module\")
+@pytest.fixture(autouse=True, scope="module")
 def _one_blas_thread():
     """OpenBLAS's threaded eigh/solve on small matrices is 10-100x slower than one thread on a
     busy 2-core machine (300x300 eigh: 25 ms vs 0.3-3 s); these tests do many small solves."""

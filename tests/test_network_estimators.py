@@ -13,7 +13,7 @@ from nmfdnn.datasets import load_digits, make_disk, make_sin
 from nmfdnn.estimators import NMFNetworkClassifier, NMFNetworkRegressor
 
 
-@pytest.fixture(autouse=True, scope=\"module\")
+@pytest.fixture(autouse=True, scope="module")
 def _one_blas_thread():
     """OpenBLAS's threaded eigh/solve on small matrices is 10-100x slower than one thread on a
     busy 2-core machine (300x300 eigh: 25 ms vs 0.3-3 s); these tests do many small solves."""
