@@ -19,7 +19,7 @@ def _one_blas_thread():
     busy 2-core machine (300x300 eigh: 25 ms vs 0.3-3 s); these tests do many small solves."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1):  # BLAS and OpenMP (torch)
         yield
 
 
