@@ -306,3 +306,32 @@ def test_divergence_is_reported_by_the_estimator():
     with pytest.raises(NumericalError, match=r"epoch 1.*layer"):
         NMFNetworkClassifier((8,), alpha_W=0.0, alpha_Z=0.0, max_epochs=2,
                              random_state=0).fit(X * 1e30, y)
+
+
+@pytest.mark.parametrize("method", ["bias-reg", "original"])
+def test_estimator_forwards_parameters_to_the_trainer(monkeypatch, method):
+    """The estimator passes its parameters through unchanged (tensorly-style forwarding test)."""
+    import nmfdnn.estimators._network as mod
+    from nmfdnn.training import TrainingHistory
+
+    seen = {}
+
+    def fake(X, Y, W, **kw):
+        seen.update(kw, X=X, Y=Y, W=W)
+        return W, TrainingHistory()
+
+    monkeypatch.setattr(mod, "train_bias_reg" if method == "bias-reg" else "train_original", fake)
+    X, y, _, _ = make_disk(n_train=80, random_state=0)
+    NMFNetworkClassifier((7, 5), method=method, batch_size=40, max_epochs=3, inner_iter=2,
+                         alpha_W=0.5, alpha_Z=0.25, rank_tol=0.0, average=0.5,
+                         step_decay=1.0, random_state=0).fit(X, y)
+    assert seen["batch_size"] == 40 and seen["max_epochs"] == 3 and seen["inner_iter"] == 2
+    assert seen["tau"] == 0.0 and seen["average"] == 0.5
+    assert seen["relax"](1) == 1.0 and seen["relax"](3) == pytest.approx(1 / 3)
+    assert seen["X"].shape == (2, 80) and seen["Y"].shape == (2, 80)  # columns inside
+    if method == "bias-reg":
+        assert seen["lam_w"] == 0.5 and seen["lam_z"] == 0.25
+        assert [w.shape for w in seen["W"]] == [(7, 3), (5, 8), (2, 6)]
+    else:
+        assert "lam_w" not in seen
+        assert [w.shape for w in seen["W"]] == [(7, 2), (5, 7), (2, 5)]
