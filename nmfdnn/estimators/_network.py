@@ -219,11 +219,10 @@ class _BaseNMFNetwork(BaseEstimator):
 
                 return self._score_columns(predict_columns(Wk, Xv, xp=xp), Yv, xp=xp)
 
-        self._stop_state = {"best": None, "best_W": None, "bad": 0}
-        self._xp, self._dev = xp, dev
+        stop_state = {"best": None, "best_W": None, "bad": 0}
 
         def callback(record, Wk):
-            return self._after_epoch(record, Wk)
+            return self._after_epoch(record, Wk, stop_state)
 
         decay = float(self.step_decay)
         relax = (lambda epoch: 1.0 / (1.0 + decay * (epoch - 1))) if decay else None
@@ -236,8 +235,8 @@ class _BaseNMFNetwork(BaseEstimator):
                                         **common)
         else:
             W, history = train_original(Xc, Y, W, **common)
-        if self.early_stopping and self._stop_state["best_W"] is not None:
-            W = self._stop_state["best_W"]
+        if self.early_stopping and stop_state["best_W"] is not None:
+            W = stop_state["best_W"]
         self.fit_time_ = time.perf_counter() - t0
         self._set_weights(W, sizes, xp=xp, device=dev, dtype=dtype)
         self.n_features_in_ = n0
@@ -249,10 +248,9 @@ class _BaseNMFNetwork(BaseEstimator):
         self.rank_ = inputs.rank
         self.batch_size_ = batch_size
         self.backend_ = namespace_name(xp)
-        del self._stop_state, self._xp, self._dev
         return self
 
-    def _after_epoch(self, record, W):
+    def _after_epoch(self, record, W, st):
         stop = False
         if self.verbose:
             extra = f", validation score {record.val_score:.4f}" if record.val_score is not None \
@@ -262,7 +260,6 @@ class _BaseNMFNetwork(BaseEstimator):
             if cb(self, record):
                 stop = True
         if self.early_stopping:
-            st = self._stop_state
             if st["best"] is None or record.val_score > st["best"] + self.tol:
                 st["best"], st["best_W"], st["bad"] = record.val_score, W, 0
             else:
