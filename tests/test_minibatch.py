@@ -283,3 +283,33 @@ def test_autoencoder_init(problem, rng, bias):
     fit_ours = np.linalg.norm(Yh - Wh[-1] @ Zt)
     fit_ref = np.linalg.norm(Yh - ref @ Zt)
     assert fit_ours <= fit_ref * 1.05 + 1e-3
+
+
+def test_weight_average_and_relaxation(problem, rng):
+    """average=β returns the EMA of the per-mini-batch weights; relax(epoch)=ω damps each update
+    (checked against a loop over the plain step)."""
+    _light_on_jax(problem)
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng, m=120)
+    inputs = prepare_inputs(X, 0.0, xp=xp)
+    W0 = random_weights([4, 6, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+
+    def step(W, VJ, YJ):
+        return bias_reg_minibatch_step(W, VJ, YJ, inputs, lam_w=1e-2, lam_z=1e-3, xp=xp)
+
+    W_avg, _ = run_epochs(step, W0, Y, inputs, batch_size=40, max_epochs=2,
+                          rng=np.random.default_rng(5), average=0.5, relax=lambda e: 0.5 / e,
+                          xp=xp)
+    # reference: the same permutations, relaxation and average, by hand
+    perm_rng = np.random.default_rng(5)
+    W, avg = W0, None
+    for epoch in (1, 2):
+        perm = perm_rng.permutation(120)
+        for b in range(3):
+            J = xp.asarray(perm[40 * b: 40 * (b + 1)], device=problem.device)
+            new, _ = step(W, xp.take(inputs.Vt, J, axis=1), xp.take(Y, J, axis=1))
+            W = [Wo + (0.5 / epoch) * (Wn - Wo) for Wo, Wn in zip(W, new)]
+            avg = W if avg is None else [0.5 * a + 0.5 * w for a, w in zip(avg, W)]
+    for a, b in zip(W_avg, avg):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-5, atol=1e-6)

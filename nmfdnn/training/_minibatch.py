@@ -195,7 +195,7 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         ``callback(record, W) -> bool``; called on the host after each epoch, ``True`` stops.
     average : float, default=0.0
         β of an exponential moving average of the weights across mini-batches,
-        ``W̄ ← β W̄ + (1 − β) W`` (0: off).  Training continues from the raw ``W``; the
+        ``W̄ ← β W̄ + (1 − β) W``, started at the weights after the first mini-batch (0: off).  Training continues from the raw ``W``; the
         averaged weights are scored, passed to ``callback`` and returned.  (An "untried lever"
         of ALGORITHMS.md §9, off by default.)
     relax : callable, optional
@@ -221,7 +221,7 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
     step = maybe_jit(step, xp)
     history = TrainingHistory()
     d = len(W)
-    W_avg = W
+    W_avg = None  # the average starts at the first mini-batch's weights, not the initial ones
     for epoch in range(1, max_epochs + 1):
         omega = 1.0 if relax is None else float(relax(epoch))
         t0 = time.perf_counter()
@@ -240,7 +240,9 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
                 W_new = [Wo + omega * (Wn - Wo) for Wo, Wn in zip(W, W_new)]
             W = W_new
             if average:
-                W_avg = [average * Wa + (1.0 - average) * Wi for Wa, Wi in zip(W_avg, W)]
+                W_avg = W if W_avg is None else [
+                    average * Wa + (1.0 - average) * Wi for Wa, Wi in zip(W_avg, W)
+                ]
             losses.append(loss)
             broken = [
                 b + xp.astype(xp.logical_not(xp.all(xp.isfinite(Wi))), Y.dtype)
