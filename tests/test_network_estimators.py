@@ -63,7 +63,11 @@ def test_sin_toy_fits_with_bias_and_regularization():
 
 
 def test_disk_toy_accuracy():
-    """§8 model 2 (300 points, hidden [100, 500], 20 epochs), full batch: ≥ 95 %."""
+    """§8 model 2 (300 points, hidden [100, 500], 20 epochs), full batch: ≥ 95 %.
+
+    With the paper's mini-batch of 150 (fewer samples per batch than hidden units, so each
+    batch is fitted almost exactly) the accuracy is 92.6–94.9 % over seeds 0–2; the full batch
+    gives 95.7 % (seed 0)."""
     X, y, Xt, yt = make_disk(random_state=0)
     clf = NMFNetworkClassifier((100, 500), batch_size=300, max_epochs=20, random_state=0)
     assert clf.fit(X, y).score(Xt, yt) >= 0.95
