@@ -68,3 +68,17 @@ __all__ = [
     "sync",
     "to_numpy",
 ]
+
+# --- issue 4: trainers, network estimators, save/load ---
+from nmfdnn._io import load_model, save_model  # noqa: E402
+from nmfdnn.estimators._network import NMFNetworkClassifier, NMFNetworkRegressor  # noqa: E402
+from nmfdnn.training import train_bias_reg, train_original  # noqa: E402
+
+__all__ += [
+    "NMFNetworkClassifier",
+    "NMFNetworkRegressor",
+    "load_model",
+    "save_model",
+    "train_bias_reg",
+    "train_original",
+]

@@ -99,3 +99,88 @@ def random_normal(shape, *, rng, scale=1.0, xp, device=None, dtype):
 def random_uniform(shape, *, rng, low=0.0, high=1.0, xp, device=None, dtype):
     """Uniform draws on ``[low, high)`` made on the host and moved to ``device`` once."""
     return _draw(rng.uniform(low, high, size=shape), xp=xp, device=device, dtype=dtype)
+
+
+# --- host-side input checks and label encoding for the estimators (issue 4) -------------------
+
+
+def check_host_input(X, name="X"):
+    """Refuse what cannot become a real floating array: sparse matrices and complex data.
+
+    Arrays of an array-API library pass through untouched (no transfer).
+    """
+    if hasattr(X, "tocsr"):  # scipy.sparse matrices and arrays
+        raise TypeError(
+            f"sparse {name} is not supported (nmfdnn trains dense networks); pass {name}.toarray()"
+        )
+    dtype = getattr(X, "dtype", None)
+    if dtype is None and not array_api_compat.is_array_api_obj(X):
+        try:
+            dtype = np.asarray(X).dtype
+        except Exception:
+            return
+    if dtype is not None and "complex" in str(dtype):
+        raise ValueError(f"Complex data not supported ({name} has dtype {dtype})")
+
+
+def encode_labels(y, n_samples=None):
+    """Class labels on the host: ``classes`` (sorted unique) and each sample's class index.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels of any hashable, sortable kind (ints, strings); arrays of any backend are copied
+        to the host once.
+    n_samples : int, optional
+        Expected number of labels.
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+    indices : ndarray of shape (n_samples,), int64
+
+    Raises
+    ------
+    ValueError
+        Continuous or multi-output targets, NaN, a count that differs from ``n_samples``, or
+        fewer than two classes.
+    """
+    from sklearn.utils.multiclass import check_classification_targets
+
+    check_host_input(y, "y")
+    y = to_numpy(y) if array_api_compat.is_array_api_obj(y) else np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        import warnings
+
+        from sklearn.exceptions import DataConversionWarning
+
+        warnings.warn("A column-vector y was passed when a 1d array was expected. Please change "
+                      "the shape of y to (n_samples, ), for example using ravel().",
+                      DataConversionWarning, stacklevel=3)
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (one label per sample), got shape {y.shape}")
+    if n_samples is not None and y.shape[0] != n_samples:
+        raise ValueError(
+            f"X and y have inconsistent numbers of samples: X has {n_samples}, y has {y.shape[0]}"
+        )
+    check_classification_targets(y)
+    classes, indices = np.unique(y, return_inverse=True)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"y has only 1 class ({classes[0]!r}); a classifier needs at least two classes"
+        )
+    return classes, indices.astype(np.int64)
+
+
+def take_labels(classes, indices):
+    """``classes[indices]`` on the host (``indices`` of any backend)."""
+    return classes[to_numpy(indices)]
+
+
+def label_indices(classes, y):
+    """Index of each label of ``y`` in the sorted ``classes`` (−1 for an unknown label)."""
+    y = to_numpy(y) if array_api_compat.is_array_api_obj(y) else np.asarray(y)
+    y = y.reshape(-1)
+    pos = np.clip(np.searchsorted(classes, y), 0, classes.shape[0] - 1)
+    return np.where(classes[pos] == y, pos, -1).astype(np.int64)

@@ -9,7 +9,7 @@ m × m matrix is never formed.
 - With λ = 0 the pseudo-inverse comes from ``eigh`` of the Gram matrix truncated at
   ``rcond² · λ_max`` (the eigenvalues of ``A Aᵀ`` are the squared singular values of ``A``).
 
-A singular Gram matrix is therefore regularized (a diagonal floor of ``n·eps·max(diag)`` is
+A singular Gram matrix is therefore regularized (a diagonal floor of ``n·eps·|G_ii|`` is
 kept even for λ = 0 in ridge mode, and the eigen-truncation discards null directions), so a rank
 deficient problem never yields NaN.
 """
@@ -70,9 +70,17 @@ def gram_pinv(G, *, rcond=None, xp):
 
 
 def _ridge_floor(G, *, xp):
+    """Per-entry diagonal floor ``n·eps·|G_ii|`` (``eps·max|diag G|`` where ``G_ii = 0``).
+
+    Relative to each row's own scale, so that one large diagonal entry (the bias row of a
+    Gram matrix ``Ṽ Ṽᵀ`` holds the batch size m) does not swamp the small ones: a floor of
+    ``n·eps·max|diag G|`` is ≈ 0.05 for the reduced first layer on MNIST in float32 (r = 91,
+    m = 5000), comparable to the entries ≈ 0.08 of ``V_J V_Jᵀ``, and acted as a huge ridge.
+    """
     n = G.shape[0]
-    diag = xp.linalg.diagonal(G)
-    return n * xp.finfo(G.dtype).eps * xp.max(xp.abs(diag))
+    diag = xp.abs(xp.linalg.diagonal(G))
+    eps = xp.finfo(G.dtype).eps
+    return xp.where(diag > 0, n * eps * diag, eps * xp.max(diag))
 
 
 def ridge_solve_right(G, B, lam, *, xp):
@@ -84,8 +92,9 @@ def ridge_solve_right(G, B, lam, *, xp):
         Gram matrix.
     B : array of shape (k, n)
     lam : float or array of shape (n,)
-        Ridge weight(s) Λ = λI or diag(λ). Each entry is floored at ``n·eps·max|diag G|`` so
-        that a singular ``G`` (dead units, rank-deficient data) stays solvable.
+        Ridge weight(s) Λ = λI or diag(λ). Each entry is floored at ``n·eps·|G_ii|`` (or
+        ``eps·max|diag G|`` for a zero ``G_ii``) so that a singular ``G`` (dead units,
+        rank-deficient data) stays solvable.
     xp : namespace
 
     Returns

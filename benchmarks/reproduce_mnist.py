@@ -1,0 +1,124 @@
+"""Reproduce the papers' MNIST table (ALGORITHMS.md §9) with nmfdnn — opt-in, not run in CI.
+
+Usage (from the repository root; data from ``--data`` or ``NMFDNN_DATA``)::
+
+    python benchmarks/reproduce_mnist.py --data ../shared/data                 # the full table
+    python benchmarks/reproduce_mnist.py --data ../shared/data --arch 1000,500 --method bias-reg
+    python benchmarks/reproduce_mnist.py --data ../shared/data --arch 1000,500 \\
+        --method original --epochs 3 --subset 20000                             # slower method
+
+Each run prints the test error after every epoch, the final test/train error and the wall time of
+``fit`` (training only; the per-epoch test evaluation is included, it is a few % of an epoch),
+and appends one JSON line to ``--out``.
+
+A backpropagation column is left as a hook: ``BASELINES`` maps a name to a callable
+``(X_train, y_train, X_test, y_test, hidden, args) -> dict(test_error=..., seconds=...)``; the
+baseline issue registers its trainer there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+from nmfdnn.datasets import load_mnist
+from nmfdnn.estimators import NMFNetworkClassifier
+
+#: Paper figures (original paper Table 1): test error % for 10 epochs, and seconds.
+PAPER = {
+    "500": {"nmf": 3.73, "bp": 1.77, "seconds": None},
+    "1000,500": {"nmf": 1.50, "bp": 1.39, "seconds": 310},
+    "1500,1000,500": {"nmf": 1.35, "bp": 1.90, "seconds": 737},
+    "2000,1500,1000,500": {"nmf": 1.29, "bp": 1.84, "seconds": 1581},
+}
+
+#: Hook for the backpropagation baseline (filled by the baseline issue).
+BASELINES = {}
+
+
+def machine():
+    cores = os.cpu_count()
+    return f"{platform.processor() or platform.machine()}, {cores} cores, {platform.system()}"
+
+
+def run_one(data, hidden, args, method, **extra):
+    X, y, Xt, yt = data
+    clf = NMFNetworkClassifier(
+        hidden, method=method, batch_size=args.batch_size, max_epochs=args.epochs,
+        inner_iter=args.inner_iter, alpha_W=args.alpha_W, alpha_Z=args.alpha_Z,
+        rank_tol=args.rank_tol, init=args.init, backend=args.backend, device=args.device,
+        dtype=args.dtype, random_state=args.seed, **extra,
+    )
+    t = time.perf_counter()
+    clf.fit(X, y, X_val=Xt, y_val=yt)
+    seconds = time.perf_counter() - t
+    test_err = 100 * (1 - clf.score(Xt, yt))
+    n_train_eval = min(len(y), 10000)
+    train_err = 100 * (1 - clf.score(X[:n_train_eval], y[:n_train_eval]))
+    curve = [round(100 * (1 - s), 2) for s in clf.validation_scores_]
+    return dict(arch=",".join(map(str, hidden)), method=method, epochs=clf.n_iter_,
+                n_train=len(y), test_error=round(test_err, 2), train_error=round(train_err, 2),
+                test_error_per_epoch=curve, seconds=round(seconds, 1), rank=clf.rank_,
+                init=args.init, inner_iter=args.inner_iter, dtype=args.dtype,
+                backend=args.backend or "numpy", seed=args.seed, extra=extra, machine=machine())
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=None, help="directory with mnist/ (default: NMFDNN_DATA)")
+    p.add_argument("--arch", action="append", default=None,
+                   help="hidden sizes, e.g. 1000,500 (repeatable; default: the table's rows)")
+    p.add_argument("--method", action="append", default=None, choices=["bias-reg", "original"])
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=5000)
+    p.add_argument("--inner-iter", type=int, default=1)
+    p.add_argument("--alpha-W", type=float, default=1e-3)
+    p.add_argument("--alpha-Z", type=float, default=1e-5)
+    p.add_argument("--rank-tol", type=float, default=4e-2)
+    p.add_argument("--init", default="random", choices=["random", "autoencoder"])
+    p.add_argument("--average", type=float, default=0.0, help="weight EMA β (experimental)")
+    p.add_argument("--step-decay", type=float, default=0.0, help="relaxation decay (experimental)")
+    p.add_argument("--subset", type=int, default=None, help="use the first N training images")
+    p.add_argument("--backend", default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--dtype", default="float32")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="mnist_results.jsonl")
+    args = p.parse_args(argv)
+    X, y, Xt, yt = load_mnist(args.data)
+    if args.subset:
+        X, y = X[: args.subset], y[: args.subset]
+    archs = args.arch or ["500", "1000,500", "1500,1000,500"]
+    methods = args.method or ["bias-reg", "original"]
+    extra = {}
+    if args.average:
+        extra["average"] = args.average
+    if args.step_decay:
+        extra["step_decay"] = args.step_decay
+    for arch in archs:
+        hidden = tuple(int(h) for h in arch.split(","))
+        for method in methods:
+            res = run_one((X, y, Xt, yt), hidden, args, method, **extra)
+            paper = PAPER.get(res["arch"], {})
+            res["paper_test_error"] = paper.get("nmf")
+            res["paper_seconds"] = paper.get("seconds")
+            print(json.dumps(res), flush=True)
+            with open(args.out, "a") as f:
+                f.write(json.dumps(res) + "\n")
+        for name, baseline in BASELINES.items():
+            res = baseline(X, y, Xt, yt, hidden, args)
+            res.update(arch=arch, method=name, paper_test_error=PAPER.get(arch, {}).get("bp"))
+            print(json.dumps(res), flush=True)
+            with open(args.out, "a") as f:
+                f.write(json.dumps(res) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

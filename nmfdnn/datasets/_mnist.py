@@ -1,0 +1,143 @@
+"""MNIST and Fashion-MNIST from the standard IDX files (never downloaded at run time)."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["load_mnist", "read_idx", "find_data_dir"]
+
+_KINDS = {"mnist": "mnist", "fashion": "fashion-mnist", "fashion-mnist": "fashion-mnist"}
+_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+_URLS = {
+    "mnist": "https://yann.lecun.com/exdb/mnist/ (or any mirror of the four IDX files)",
+    "fashion-mnist": "https://github.com/zalandoresearch/fashion-mnist (data/fashion/)",
+}
+
+
+def read_idx(path):
+    """Read an IDX file (gzip-compressed or raw) into a NumPy array.
+
+    The header is ``0x00 0x00 <type> <ndim>`` then ``ndim`` big-endian uint32 sizes; only the
+    unsigned-byte type (0x08) used by MNIST is supported.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    numpy.ndarray of dtype uint8
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise ValueError(f"{path} is not an IDX file (bad magic number)")
+    if data[2] != 0x08:
+        raise ValueError(f"{path}: only unsigned-byte IDX files are supported (type {data[2]:#x})")
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * k: 8 + 4 * k], "big") for k in range(ndim))
+    offset = 4 + 4 * ndim
+    size = int(np.prod(shape))
+    if len(data) - offset != size:
+        raise ValueError(f"{path}: header says {shape} ({size} bytes) but {len(data) - offset} "
+                         "bytes follow (truncated or corrupt file)")
+    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
+
+
+def _candidates(path, sub):
+    roots = []
+    if path is not None:
+        roots.append(Path(path).expanduser())
+    env = os.environ.get("NMFDNN_DATA")
+    if env:
+        roots.append(Path(env).expanduser())
+    dirs = []
+    for root in roots:
+        dirs += [root, root / sub]
+    return dirs
+
+
+def _find_file(directory, stem):
+    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz",
+                 stem.replace("-idx", ".idx")):
+        p = directory / name
+        if p.is_file():
+            return p
+    return None
+
+
+def find_data_dir(kind="mnist", path=None):
+    """The directory holding the four IDX files of ``kind``.
+
+    Looks in ``path`` and ``path/<kind dir>``, then in ``$NMFDNN_DATA`` and
+    ``$NMFDNN_DATA/<kind dir>`` (``mnist/`` or ``fashion-mnist/``).
+
+    Raises
+    ------
+    FileNotFoundError
+        Saying where it looked and how to get the files.
+    """
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be 'mnist' or 'fashion', got {kind!r}")
+    sub = _KINDS[kind]
+    looked = _candidates(path, sub)
+    for directory in looked:
+        if all(_find_file(directory, stem) for stem in _FILES.values()):
+            return directory
+    where = ", ".join(str(p) for p in looked) or "nowhere (no path= given, NMFDNN_DATA unset)"
+    names = ", ".join(s + "[.gz]" for s in _FILES.values())
+    raise FileNotFoundError(
+        f"{sub} IDX files not found; looked in: {where}. nmfdnn never downloads data: get the four "
+        f"files {names} from {_URLS[sub]}, put them in a directory DIR/{sub}/ and pass "
+        f"path='DIR' (or `--data DIR` on the command line), or set NMFDNN_DATA=DIR."
+    )
+
+
+def load_mnist(path=None, kind="mnist", *, dtype="float32"):
+    """Load MNIST (or Fashion-MNIST) from the standard IDX files.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Directory holding the files, or its parent with a ``mnist/`` (``fashion-mnist/``)
+        sub-directory. Default: the ``NMFDNN_DATA`` environment variable.
+    kind : {"mnist", "fashion"}, default="mnist"
+    dtype : str, default="float32"
+        Floating dtype of the images.
+
+    Returns
+    -------
+    X_train : ndarray of shape (60000, 784)
+        Pixels scaled to ``[0, 1]``.
+    y_train : ndarray of shape (60000,), int64
+    X_test : ndarray of shape (10000, 784)
+    y_test : ndarray of shape (10000,), int64
+
+    Raises
+    ------
+    FileNotFoundError
+        When the files are not found (the message says where it looked and how to get them).
+    """
+    directory = find_data_dir(kind, path)
+    arrays = {key: read_idx(_find_file(directory, stem)) for key, stem in _FILES.items()}
+
+    def images(a):
+        return (a.reshape(a.shape[0], -1).astype(dtype) / 255).astype(dtype)
+
+    X_train, X_test = images(arrays["train_images"]), images(arrays["test_images"])
+    y_train = arrays["train_labels"].astype(np.int64)
+    y_test = arrays["test_labels"].astype(np.int64)
+    if X_train.shape[0] != y_train.shape[0] or X_test.shape[0] != y_test.shape[0]:
+        raise ValueError(f"{directory}: image and label counts differ")
+    return X_train, y_train, X_test, y_test

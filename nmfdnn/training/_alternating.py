@@ -1,0 +1,137 @@
+"""The original alternating scheme (ALGORITHMS.md §4; Sakurai et al., Algorithm 4).
+
+No bias, no regularization: semi-NMF (§1.1) for the output layer, then for each hidden layer the
+weight step (§1.2) followed by the hidden-target step (§1.3), and finally the weight step for
+the first layer on the low-rank input (§1.5).  Every pseudo-inverse goes through a small Gram
+matrix (§1.4).  Same mini-batching and epoch loop as Algorithm 3 (:func:`run_epochs`).
+"""
+
+from __future__ import annotations
+
+from nmfdnn._array_api import get_namespace
+from nmfdnn._linalg import gram_pinv
+from nmfdnn._ops import affine, sq_norm
+from nmfdnn.factorizations import (
+    LowRankInput,
+    nonlinear_lstsq_weights_step,
+    nonneg_nonlinear_lstsq_targets_step,
+    reduced_first_layer_step,
+    semi_nmf_step,
+)
+from nmfdnn.training._minibatch import (
+    _check_training_args,
+    _check_weights,
+    prepare_inputs,
+    run_epochs,
+)
+from nmfdnn.training._network import forward, reduce_first_layer
+
+__all__ = ["original_minibatch_step", "train_original"]
+
+
+def _pinv(A, rcond, *, xp):
+    """``A†`` of a weight matrix through its smaller Gram matrix (§1.4)."""
+    n, p = A.shape
+    if n >= p:
+        return gram_pinv(A.T @ A, rcond=rcond, xp=xp) @ A.T
+    return A.T @ gram_pinv(A @ A.T, rcond=rcond, xp=xp)
+
+
+def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, xp):
+    """One mini-batch of the original alternating scheme (§4), output layer first.
+
+    .. math::
+
+        W_d, Ẑ_{d−1} &← \\text{semi-NMF (§1.1) on } Y_J ≈ W_d Z_{d−1} \\\\
+        W_i &← W_i + (Ẑ_i − f(W_i Z_{i−1})) Z_{i−1}^† && \\text{(§1.2)} \\\\
+        Ẑ_{i−1} &← f(Z_{i−1} + W_i^† (Ẑ_i − f(W_i Z_{i−1}))) && \\text{(§1.3)},
+            \\quad i = d−1 … 2 \\\\
+        W_1 &← W_1 + (Ẑ_1 − f(W_1 X_J)) X_J^† && \\text{(§1.2 on the low-rank } X_J)
+
+    each step repeated ``inner_iter`` times.
+
+    Parameters
+    ----------
+    W : list of arrays
+        ``W_i`` of shape ``(n_i, n_{i−1})`` (no bias).
+    VJ : array of shape (r, s)
+        Reduced input coordinates of the mini-batch.
+    YJ : array of shape (n_d, s)
+    inputs : InputBlock
+    inner_iter : int, default=1
+    rcond : float, optional
+        Relative cut-off of the pseudo-inverses (default: ``sqrt(n·eps)``).
+    xp : namespace
+
+    Returns
+    -------
+    W : list of arrays
+    loss : 0-d array
+        ``½‖Y_J − W_d Z_{d−1}‖²`` with the weights the mini-batch started from.
+    """
+    d = len(W)
+    W1r = reduce_first_layer(W[0], inputs.QS, xp=xp)
+    Z = forward(W, VJ, W1r, xp=xp)
+    loss = 0.5 * sq_norm(YJ - affine(W[-1], Z[-1], xp=xp), xp=xp)
+    new = list(W)
+    U, V = W[-1], Z[-1]
+    for _ in range(inner_iter):
+        U, V = semi_nmf_step(YJ, U, V, rcond=rcond, xp=xp)
+    new[-1], target = U, V
+    for j in range(d - 2, 0, -1):  # paper layer i = j + 1
+        Zin = Z[j - 1]
+        G_pinv = gram_pinv(Zin @ Zin.T, rcond=rcond, xp=xp)
+        U = W[j]
+        for _ in range(inner_iter):
+            U = nonlinear_lstsq_weights_step(target, U, Zin, gram_pinv_A=G_pinv, xp=xp)
+        U_pinv = _pinv(U, rcond, xp=xp)
+        V = Zin
+        for _ in range(inner_iter):
+            V = nonneg_nonlinear_lstsq_targets_step(target, U, V, A_pinv=U_pinv, xp=xp)
+        new[j], target = U, V
+    low = LowRankInput(Q=inputs.Q, sigma=inputs.sigma, Vt=VJ)
+    U = W[0]
+    for _ in range(inner_iter):
+        U = reduced_first_layer_step(target, U, low, lam_w=0.0, rcond=rcond, xp=xp)
+    new[0] = U
+    return new, loss
+
+
+def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau=4e-2,
+                   rcond=None, rng, inputs=None, score=None, callback=None, average=0.0,
+                   relax=None, xp=None):
+    """Train a ReLU network (no bias) by the original alternating scheme (§4).
+
+    Minimizes ``½‖Y − W_d f(W_{d−1} ⋯ f(W_1 X))‖²_F`` layer by layer without backpropagation.
+
+    Parameters
+    ----------
+    X : array of shape (n_0, m)
+    Y : array of shape (n_d, m)
+    W : list of arrays
+        Initial ``W_i`` of shape ``(n_i, n_{i−1})``.
+    batch_size, max_epochs, inner_iter, tau, rng, inputs, score, callback, average, relax, xp
+        As in :func:`nmfdnn.training.train_bias_reg`.
+    rcond : float, optional
+        Pseudo-inverse cut-off.
+
+    Returns
+    -------
+    W : list of arrays
+    history : TrainingHistory
+    """
+    xp = get_namespace(X, Y, xp=xp)
+    _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, xp=xp)
+    sizes = [X.shape[0]] + [Wi.shape[0] for Wi in W]
+    _check_weights(W, sizes, bias=False)
+    if sizes[-1] != Y.shape[0]:
+        raise ValueError(f"the output layer has {sizes[-1]} units but Y has {Y.shape[0]} rows")
+    if inputs is None:
+        inputs = prepare_inputs(X, tau, xp=xp)
+
+    def step(Wk, VJ, YJ):
+        return original_minibatch_step(Wk, VJ, YJ, inputs, inner_iter=inner_iter, rcond=rcond,
+                                       xp=xp)
+
+    return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
+                      score=score, callback=callback, average=average, relax=relax, xp=xp)

@@ -1,0 +1,91 @@
+"""Dataset loaders: IDX parsing against hand-made files, MNIST from the shared data (skipped when
+absent), clear errors, the toy problems of ALGORITHMS.md §8."""
+
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nmfdnn.datasets import load_digits, load_mnist, make_disk, make_sin, read_idx
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+DATA = os.environ.get("NMFDNN_DATA") or (str(SHARED) if (SHARED / "mnist").is_dir() else None)
+
+
+def _write_idx(path, array, compress):
+    header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + b"".join(
+        struct.pack(">I", s) for s in array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    (gzip.open if compress else open)(path, "wb").write(data)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_fake_mnist_roundtrip(tmp_path, compress):
+    rng = np.random.default_rng(0)
+    d = tmp_path / "mnist"
+    d.mkdir()
+    imgs = {"train": rng.integers(0, 256, (7, 28, 28)), "t10k": rng.integers(0, 256, (3, 28, 28))}
+    labels = {"train": rng.integers(0, 10, 7), "t10k": rng.integers(0, 10, 3)}
+    ext = ".gz" if compress else ""
+    for k in imgs:
+        _write_idx(d / f"{k}-images-idx3-ubyte{ext}", imgs[k], compress)
+        _write_idx(d / f"{k}-labels-idx1-ubyte{ext}", labels[k], compress)
+    X, y, Xt, yt = load_mnist(tmp_path)  # parent directory with mnist/
+    assert X.shape == (7, 784) and X.dtype == np.float32 and Xt.shape == (3, 784)
+    np.testing.assert_allclose(X, imgs["train"].reshape(7, -1) / 255, rtol=1e-6)
+    np.testing.assert_array_equal(y, labels["train"])
+    np.testing.assert_array_equal(yt, labels["t10k"])
+    X2, *_ = load_mnist(d)  # the directory itself
+    np.testing.assert_array_equal(X, X2)
+
+
+def test_env_variable_and_missing_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("NMFDNN_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError) as info:
+        load_mnist(kind="fashion")
+    msg = str(info.value)
+    assert str(tmp_path) in msg and "fashion-mnist" in msg and "NMFDNN_DATA" in msg
+    with pytest.raises(ValueError, match="kind"):
+        load_mnist(tmp_path, kind="cifar")
+
+
+def test_corrupt_idx(tmp_path):
+    p = tmp_path / "bad"
+    p.write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x09abc")
+    with pytest.raises(ValueError, match="truncated"):
+        read_idx(p)
+    p.write_bytes(b"PK\x03\x04")
+    with pytest.raises(ValueError, match="magic"):
+        read_idx(p)
+
+
+@pytest.mark.skipif(DATA is None, reason="MNIST files not found (set NMFDNN_DATA)")
+def test_real_mnist_files():
+    X, y, Xt, yt = load_mnist(DATA)
+    assert X.shape == (60000, 784) and Xt.shape == (10000, 784)
+    assert X.dtype == np.float32 and 0.0 <= X.min() and X.max() == 1.0
+    # published label counts (shared/data/README.md)
+    assert np.bincount(y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851,
+                                       5949]
+    assert np.bincount(yt).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_toys():
+    X, y, Xt, yt = make_sin(random_state=0)
+    assert X.shape == (100, 1) and Xt.shape == (1000, 1)
+    assert np.all(np.abs(y - np.sin(2 * np.pi * X[:, 0])) <= 0.3 + 1e-6)
+    np.testing.assert_allclose(yt, np.sin(2 * np.pi * Xt[:, 0]), atol=1e-6)
+    X, y, Xt, yt = make_disk(n_train=2000, random_state=0)
+    assert X.shape == (2000, 2) and set(np.unique(y)) == {0, 1}
+    assert abs(y.mean() - 0.5) < 0.05  # equal areas
+    assert np.array_equal(y, (np.sum(X.astype(float) ** 2, 1) < 2 / np.pi).astype(int))
+
+
+def test_digits_and_namespace(xp, device):
+    X, y, Xt, yt = load_digits(xp=xp, device=device)
+    assert X.shape == (1437, 64) and Xt.shape == (360, 64)
+    assert X.dtype == xp.float32
+    assert float(xp.max(X)) == 1.0

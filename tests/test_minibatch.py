@@ -1,0 +1,315 @@
+"""Trainers (Algorithm 3, the original scheme §4, the autoencoder init §3) against plain NumPy
+float64 references written from ALGORITHMS.md, on every backend and dtype."""
+
+import numpy as np
+import pytest
+
+from nmfdnn import NumericalError, to_numpy
+from nmfdnn.training import (
+    autoencoder_init,
+    batch_bounds,
+    bias_reg_minibatch_step,
+    maybe_jit,
+    original_minibatch_step,
+    prepare_inputs,
+    random_weights,
+    run_epochs,
+    train_bias_reg,
+    train_original,
+)
+
+relu = lambda A: np.maximum(A, 0.0)  # noqa: E731
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """OpenBLAS's threaded eigh/solve on small matrices is 10-100x slower than one thread on a
+    busy 2-core machine (300x300 eigh: 25 ms vs 0.3-3 s); these tests do many small solves."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # BLAS and OpenMP (torch)
+        yield
+
+
+def _light_on_jax(problem, reason="op-by-op JAX compiles every primitive per shape: minutes "
+                  "on 2 cores; the JAX path is covered by the step references and the jitted "
+                  "training loop"):
+    if problem.xp.__name__.startswith("jax"):
+        pytest.skip(reason)
+
+
+def _ref_bias_reg_step(W, X, Y, lam_w, lam_z):
+    """Algorithm 3, one mini-batch, direct form (§2 Algorithms 1 and 2, written out)."""
+    one = np.ones((1, X.shape[1]))
+    tilde = lambda Z: np.vstack([Z, one])  # noqa: E731
+    Z = [X]
+    for Wi in W[:-1]:
+        Z.append(relu(Wi @ tilde(Z[-1])))
+    new = list(W)
+    # Algorithm 1 (output layer)
+    V = Z[-1]
+    Vt_ = tilde(V)
+    U = np.linalg.solve(Vt_ @ Vt_.T + lam_w * np.eye(Vt_.shape[0]), Vt_ @ Y.T).T
+    Un = U[:, :-1]
+    UtA, UtU = Un.T @ Y, Un.T @ U
+    p, n = lambda A: (np.abs(A) + A) / 2, lambda A: (np.abs(A) - A) / 2
+    V = V * np.sqrt((p(UtA) + n(UtU) @ Vt_) / (n(UtA) + p(UtU) @ Vt_ + lam_z * V
+                                                  + np.finfo(float).eps))
+    new[-1], target = U, V
+    for j in range(len(W) - 2, 0, -1):
+        V = Z[j]
+        Vt_ = tilde(V)
+        P = W[j] @ Vt_
+        U = np.linalg.solve(Vt_ @ Vt_.T + lam_w * np.eye(Vt_.shape[0]),
+                            Vt_ @ (P + target - relu(P)).T).T
+        Un = U[:, :-1]
+        R = target - relu(U @ Vt_)
+        V = relu(V + np.linalg.solve(Un.T @ Un + lam_z * np.eye(Un.shape[1]), Un.T @ R))
+        new[j], target = U, V
+    Xt_ = tilde(X)
+    P = W[0] @ Xt_
+    new[0] = np.linalg.solve(Xt_ @ Xt_.T + lam_w * np.eye(Xt_.shape[0]),
+                             Xt_ @ (P + target - relu(P)).T).T
+    return new
+
+
+def _setup(problem, rng, sizes, m, bias=True):
+    n0 = sizes[0]
+    X = rng.random((n0, m)) + 0.1
+    Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], m)].T
+    W = [rng.standard_normal((b, a + int(bias))) * np.sqrt(2 / a)
+         for a, b in zip(sizes[:-1], sizes[1:])]
+    return X, Y, W
+
+
+@pytest.mark.parametrize("sizes", [[6, 8, 3], [6, 12, 5, 3]])
+def test_bias_reg_step_matches_direct_reference(problem, rng, sizes, tol):
+    """tau=0 on full-rank X: the reduced first-layer solve equals the direct ridge solve."""
+    xp = problem.xp
+    X, Y, W = _setup(problem, rng, sizes, m=40)
+    Xd, Yd = problem.dev(X), problem.dev(Y)
+    inputs = prepare_inputs(Xd, 0.0, xp=xp)
+    assert inputs.rank == sizes[0]
+    step = maybe_jit(lambda W_, V_, Y_: bias_reg_minibatch_step(
+        W_, V_, Y_, inputs, lam_w=1e-2, lam_z=1e-3, xp=xp), xp)  # jitted on JAX, as in training
+    new, loss = step([problem.dev(w) for w in W], inputs.Vt, Yd)
+    ref = _ref_bias_reg_step([problem.host(w) for w in W], problem.host(X), problem.host(Y),
+                             1e-2, 1e-3)
+    rtol = 1e-7 if problem.name == "float64" else 2e-2
+    for a, b in zip(new, ref):
+        assert type(a) is type(Xd)
+        assert a.dtype == problem.dtype
+        np.testing.assert_allclose(to_numpy(a), b, rtol=rtol, atol=rtol)
+    # the loss is ½‖Y − output‖² with the starting weights
+    Z = problem.host(X)
+    Wh = [problem.host(w) for w in W]
+    for Wi in Wh[:-1]:
+        Z = relu(Wi[:, :-1] @ Z + Wi[:, -1:])
+    out = Wh[-1][:, :-1] @ Z + Wh[-1][:, -1:]
+    np.testing.assert_allclose(float(to_numpy(loss)), 0.5 * np.sum((problem.host(Y) - out) ** 2),
+                               rtol=rtol)
+
+
+def _ref_original_step(W, X, Y):
+    pinv = np.linalg.pinv
+    Z = [X]
+    for Wi in W[:-1]:
+        Z.append(relu(Wi @ Z[-1]))
+    new = list(W)
+    V = Z[-1]
+    U = Y @ pinv(V)
+    UtA, UtU = U.T @ Y, U.T @ U
+    p, n = lambda A: (np.abs(A) + A) / 2, lambda A: (np.abs(A) - A) / 2
+    V = V * np.sqrt((p(UtA) + n(UtU) @ V) / (n(UtA) + p(UtU) @ V + np.finfo(float).eps))
+    new[-1], target = U, V
+    for j in range(len(W) - 2, 0, -1):
+        Zin = Z[j]
+        Wj = W[j] + (target - relu(W[j] @ Zin)) @ pinv(Zin)
+        Zin = relu(Zin + pinv(Wj) @ (target - relu(Wj @ Zin)))
+        new[j], target = Wj, Zin
+    new[0] = W[0] + (target - relu(W[0] @ X)) @ pinv(X)
+    return new
+
+
+def test_original_step_matches_pinv_reference(problem, rng):
+    xp = problem.xp
+    sizes = [5, 9, 7, 3]
+    X, Y, W = _setup(problem, rng, sizes, m=60, bias=False)
+    inputs = prepare_inputs(problem.dev(X), 0.0, xp=xp)
+    step = maybe_jit(lambda W_, V_, Y_: original_minibatch_step(W_, V_, Y_, inputs, xp=xp), xp)
+    new, _ = step([problem.dev(w) for w in W], inputs.Vt, problem.dev(Y))
+    ref = _ref_original_step([problem.host(w) for w in W], problem.host(X), problem.host(Y))
+    rtol = 1e-6 if problem.name == "float64" else 5e-2
+    for a, b in zip(new, ref):
+        np.testing.assert_allclose(to_numpy(a), b, rtol=rtol, atol=rtol * np.abs(b).max())
+
+
+def test_batch_bounds_cover_all():
+    for m, s in [(60000, 5000), (1437, 100), (10, 10), (7, 3)]:
+        b = batch_bounds(m, s)
+        assert b[0][0] == 0 and b[-1][1] == m
+        assert all(x[1] == y[0] for x, y in zip(b[:-1], b[1:]))
+        assert max(hi - lo for lo, hi in b) <= s
+
+
+def _toy(problem, rng, m=200):
+    X = rng.random((4, m))
+    y = (X[0] + X[1] > X[2] + X[3]).astype(int)
+    return problem.dev(X), problem.dev(np.eye(2)[y].T), y
+
+
+@pytest.mark.parametrize("method", ["bias-reg", "original"])
+def test_training_reduces_loss_and_keeps_namespace(problem, rng, method):
+    xp = problem.xp
+    X, Y, y = _toy(problem, rng)
+    bias = method == "bias-reg"
+    W0 = random_weights([4, 30, 2], bias=bias, rng=np.random.default_rng(0), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+    train = train_bias_reg if bias else train_original
+    W, hist = train(X, Y, W0, batch_size=100, max_epochs=6, rng=np.random.default_rng(1), xp=xp)
+    assert hist.n_epochs == 6
+    assert hist.loss_curve[-1] < 0.6 * hist.loss_curve[0]
+    for Wi, W0i in zip(W, W0):
+        assert type(Wi) is type(X) and Wi.dtype == problem.dtype and Wi.shape == W0i.shape
+
+
+def test_same_seed_same_result(problem, rng):
+    _light_on_jax(problem)
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng)
+
+    def fit():
+        W0 = random_weights([4, 20, 2], bias=True, rng=np.random.default_rng(3), xp=xp,
+                            device=problem.device, dtype=problem.dtype)
+        return train_bias_reg(X, Y, W0, batch_size=50, max_epochs=2,
+                              rng=np.random.default_rng(4), xp=xp)[0]
+
+    for a, b in zip(fit(), fit()):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+
+
+def test_validation_score_and_callback_stop(problem, rng):
+    _light_on_jax(problem)
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng)
+    W0 = random_weights([4, 20, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+    seen = []
+
+    def callback(record, W):
+        seen.append(record)
+        return record.epoch == 3
+
+    _, hist = train_bias_reg(
+        X, Y, W0, batch_size=100, max_epochs=10, rng=np.random.default_rng(0),
+        score=lambda W: xp.sum(W[-1][:, -1]), callback=callback, xp=xp)
+    assert hist.n_epochs == 3 and hist.stopped_early
+    assert [r.epoch for r in seen] == [1, 2, 3]
+    assert all(isinstance(r.val_score, float) and isinstance(r.loss, float) for r in seen)
+
+
+def test_divergence_names_epoch_and_layer(problem, rng):
+    _light_on_jax(problem, "the fake step has Python side effects; JAX jits the step")
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng)
+    inputs = prepare_inputs(X, 0.0, xp=xp)
+    W0 = random_weights([4, 6, 5, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+    calls = {"n": 0}
+
+    def step(W, VJ, YJ):  # layer 2 (list index 1) breaks in the 2nd epoch, then it spreads
+        calls["n"] += 1
+        new, loss = bias_reg_minibatch_step(W, VJ, YJ, inputs, lam_w=1e-3, lam_z=1e-5, xp=xp)
+        if calls["n"] == 3:
+            new[1] = new[1] * float("nan")
+        return new, loss
+
+    with pytest.raises(NumericalError, match=r"epoch 2.*layer 2 of 3"):
+        run_epochs(step, W0, Y, inputs, batch_size=100, max_epochs=5,
+                   rng=np.random.default_rng(0), xp=xp)
+
+
+def test_real_divergence_is_an_error(problem, rng):
+    """Huge unscaled inputs, no regularization: the activations overflow in the first
+    mini-batch; training stops with a NumericalError naming the epoch and the layer."""
+    _light_on_jax(problem)
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng)
+    X = X * (1e30 if problem.name == "float32" else 1e300)
+    W0 = random_weights([4, 8, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+    with pytest.raises(NumericalError, match=r"epoch 1: non-finite values in layer \d of 2"):
+        train_bias_reg(X, Y, W0, batch_size=100, max_epochs=2, lam_w=0.0, lam_z=0.0,
+                       rng=np.random.default_rng(0), xp=xp)
+
+
+def test_bad_training_arguments(problem, rng):
+    _light_on_jax(problem)
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng, m=50)
+    W0 = random_weights([4, 8, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+    kw = dict(rng=np.random.default_rng(0), xp=xp)
+    with pytest.raises(ValueError, match="batch_size=51 is larger"):
+        train_bias_reg(X, Y, W0, batch_size=51, **kw)
+    with pytest.raises(ValueError, match="lam_w"):
+        train_bias_reg(X, Y, W0, batch_size=10, lam_w=-1.0, **kw)
+    with pytest.raises(ValueError, match="columns"):
+        train_bias_reg(X, Y[:, :40], W0, batch_size=10, **kw)
+    with pytest.raises(ValueError, match="shape"):
+        train_bias_reg(X, Y, W0[::-1], batch_size=10, **kw)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_autoencoder_init(problem, rng, bias):
+    _light_on_jax(problem)
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng, m=120)
+    inputs = prepare_inputs(X, 0.0, xp=xp)
+    sizes = [4, 10, 6, 2]
+    W = autoencoder_init(inputs, Y, sizes, bias=bias, lam_w=1e-3 if bias else 0.0,
+                         n_samples=1000, iter_ae=3, rng=np.random.default_rng(0), xp=xp)
+    for Wi, a, b in zip(W, sizes[:-1], sizes[1:]):
+        assert Wi.shape == (b, a + int(bias))
+        assert np.isfinite(to_numpy(Wi)).all()
+    # the output layer is the (ridge) least-squares fit of Y on the last hidden layer
+    Xh, Yh = to_numpy(X).astype(float), to_numpy(Y).astype(float)
+    Wh = [to_numpy(w).astype(float) for w in W]
+    Z = Xh
+    for Wi in Wh[:-1]:
+        Z = relu(Wi[:, :-1] @ Z + Wi[:, -1:]) if bias else relu(Wi @ Z)
+    Zt = np.vstack([Z, np.ones((1, Z.shape[1]))]) if bias else Z
+    ref = np.linalg.lstsq(Zt.T, Yh.T, rcond=None)[0].T
+    fit_ours = np.linalg.norm(Yh - Wh[-1] @ Zt)
+    fit_ref = np.linalg.norm(Yh - ref @ Zt)
+    assert fit_ours <= fit_ref * 1.05 + 1e-3
+
+
+def test_weight_average_and_relaxation(problem, rng):
+    """average=β returns the EMA of the per-mini-batch weights; relax(epoch)=ω damps each update
+    (checked against a loop over the plain step)."""
+    _light_on_jax(problem)
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng, m=120)
+    inputs = prepare_inputs(X, 0.0, xp=xp)
+    W0 = random_weights([4, 6, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+
+    def step(W, VJ, YJ):
+        return bias_reg_minibatch_step(W, VJ, YJ, inputs, lam_w=1e-2, lam_z=1e-3, xp=xp)
+
+    W_avg, _ = run_epochs(step, W0, Y, inputs, batch_size=40, max_epochs=2,
+                          rng=np.random.default_rng(5), average=0.5, relax=lambda e: 0.5 / e,
+                          xp=xp)
+    # reference: the same permutations, relaxation and average, by hand
+    perm_rng = np.random.default_rng(5)
+    W, avg = W0, None
+    for epoch in (1, 2):
+        perm = perm_rng.permutation(120)
+        for b in range(3):
+            J = xp.asarray(perm[40 * b: 40 * (b + 1)], device=problem.device)
+            new, _ = step(W, xp.take(inputs.Vt, J, axis=1), xp.take(Y, J, axis=1))
+            W = [Wo + (0.5 / epoch) * (Wn - Wo) for Wo, Wn in zip(W, new)]
+            avg = W if avg is None else [0.5 * a + 0.5 * w for a, w in zip(avg, W)]
+    for a, b in zip(W_avg, avg):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-5, atol=1e-6)
