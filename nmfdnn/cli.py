@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from nmfdnn._array_api import available_backends, resolve_device, resolve_dtype, resolve_namespace
+from nmfdnn._array_api import BACKENDS, resolve_device, resolve_dtype, resolve_namespace
 from nmfdnn._host import check_random_state, random_uniform, to_numpy
 
 __all__ = ["main", "build_parser"]
@@ -72,7 +72,7 @@ def build_parser():
 
 def _add_backend_args(p):
     p.add_argument("--backend", default="numpy",
-                   help=f"array backend (installed: {', '.join(available_backends())})")
+                   help=f"array backend: {', '.join(BACKENDS)} (default numpy)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: backend default)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
 

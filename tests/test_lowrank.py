@@ -106,3 +106,12 @@ def test_bad_arguments(rng, kwargs, match):
 def test_zero_input_is_an_error():
     with pytest.raises(ValueError, match="zero"):
         lowrank_approximation(np.zeros((4, 10)))
+
+
+def test_large_values_do_not_overflow(problem, rng):
+    """X Xᵀ of float32 data near 1e20 would overflow; the decomposition scales X first."""
+    X = rng.random((8, 3)) @ rng.random((3, 50))
+    big = 1e20 if problem.name == "float32" else 1e200
+    lr = lowrank_approximation(problem.dev(X * big), tau=1e-3, xp=problem.xp)
+    assert lr.rank == 3
+    np.testing.assert_allclose(to_numpy(lr.reconstruct()) / big, X, rtol=1e-3, atol=1e-3)

@@ -79,26 +79,27 @@ def lowrank_approximation(X, *, tau=4e-2, max_rank=None, xp=None):
     n0, m = X.shape
     if max_rank is not None:
         check_positive_int(max_rank, "max_rank", minimum=1, maximum=min(n0, m))
+    # work on X / max|X|: X Xᵀ cannot overflow, and the factors are the same (σ scaled back)
+    scale = float(xp.max(xp.abs(X)))  # host decisions, once per run: the scale and the rank
+    if not scale > 0:
+        raise ValueError("X is numerically zero: no singular value to keep")
+    Xs = X / scale
     if n0 <= m:
-        w, Q = xp.linalg.eigh(X @ X.T)  # ascending
+        w, Q = xp.linalg.eigh(Xs @ Xs.T)  # ascending
         w = xp.flip(xp.clip(w, min=0.0))
         Q = xp.flip(Q, axis=1)
         sigma = xp.sqrt(w)
         floor = default_rcond(n0, X.dtype, xp=xp)
     else:
-        Uf, sigma, _ = xp.linalg.svd(X, full_matrices=False)
-        Q = Uf
+        Q, sigma, _ = xp.linalg.svd(Xs, full_matrices=False)
         floor = n0 * float(xp.finfo(X.dtype).eps)
     cut = max(tau, floor)
-    # host decisions, once per run: the rank
-    if not float(sigma[0]) > 0:
-        raise ValueError("X is numerically zero: no singular value to keep")
     r = int(xp.count_nonzero(sigma >= cut * sigma[0]))
     if max_rank is not None:
         r = min(r, max_rank)
     Q, sigma = Q[:, :r], sigma[:r]
-    Vt = (Q.T @ X) / sigma[:, None]
-    return LowRankInput(Q=Q, sigma=sigma, Vt=Vt)
+    Vt = (Q.T @ Xs) / sigma[:, None]
+    return LowRankInput(Q=Q, sigma=sigma * scale, Vt=Vt)
 
 
 def reduced_first_layer_step(A, W, lowrank, columns=None, *, lam_w=0.0, rcond=None, xp=None):

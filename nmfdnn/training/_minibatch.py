@@ -333,13 +333,10 @@ def _check_weights(W, sizes, bias):
 def prepare_inputs(X, tau, *, xp):
     """The low-rank input of §1.5 (once per run): ``X ≈ Q diag(σ) Vt``, rank by ``σ_i ≥ τ σ_1``.
 
-    The decomposition is computed on ``X / c`` with ``c = max|X|`` and ``σ`` scaled back, so
-    that ``X Xᵀ`` cannot overflow (the factors are the same).
+    (:func:`nmfdnn.lowrank_approximation` scales ``X`` by ``max|X|`` first, so that ``X Xᵀ``
+    cannot overflow.)
     """
-    c = xp.maximum(xp.max(xp.abs(X)), xp.asarray(xp.finfo(X.dtype).smallest_normal, dtype=X.dtype,
-                                                   device=_device(X)))
-    low = lowrank_approximation(X / c, tau=tau, xp=xp)
-    return InputBlock(LowRankInput(Q=low.Q, sigma=low.sigma * c, Vt=low.Vt))
+    return InputBlock(lowrank_approximation(X, tau=tau, xp=xp))
 
 
 def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z=1e-5,
