@@ -39,6 +39,8 @@ def run_timed(benchmark, bk, fn, *, flops, samples, dtype_name, group, rounds=5,
     call()  # warm-up: JIT, allocator, BLAS threads
     benchmark.group = group
     benchmark.pedantic(call, rounds=rounds, iterations=1, warmup_rounds=1)
+    if benchmark.stats is None:  # --benchmark-disable: a smoke run, nothing to record
+        return None
     seconds = benchmark.stats.stats.min
     achieved = flops / seconds / 1e9
     roof = gemm_gflops(bk, dtype_name)

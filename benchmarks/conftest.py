@@ -13,7 +13,7 @@ import os
 import numpy as np
 import pytest
 
-from nmfdnn._array_api import namespace_from_name, resolve_device, sync
+from nmfdnn._array_api import gpu_available, namespace_from_name, resolve_device, sync
 
 ALL_BACKENDS = ["numpy", "torch", "torch:cuda", "cupy", "jax", "jax:cuda"]
 
@@ -25,25 +25,6 @@ def _env_list(name, default):
 
 BATCHES = [int(b) for b in _env_list("NMFDNN_BENCH_BATCHES", ["500", "1000", "2000", "5000",
                                                                 "10000"])]
-
-
-def _gpu_available(lib):
-    try:
-        if lib == "torch":
-            import torch
-
-            return torch.cuda.is_available()
-        if lib == "cupy":
-            import cupy
-
-            return cupy.cuda.runtime.getDeviceCount() > 0
-        if lib == "jax":
-            import jax
-
-            return bool(jax.devices("gpu"))
-    except Exception:
-        return False
-    return False
 
 
 class Backend:
@@ -80,7 +61,7 @@ def bk(backend_spec):
         __import__(lib)
     except Exception as exc:
         pytest.skip(f"{lib} not installed: {exc}")
-    if (dev == "cuda" or lib == "cupy") and not _gpu_available(lib):
+    if (dev == "cuda" or lib == "cupy") and not gpu_available(lib):
         pytest.skip(f"{backend_spec}: no GPU")
     if lib == "jax":
         import jax

@@ -17,6 +17,7 @@ import array_api_compat
 __all__ = [
     "BACKENDS",
     "available_backends",
+    "gpu_available",
     "get_namespace",
     "namespace_from_name",
     "resolve_namespace",
@@ -76,6 +77,28 @@ def available_backends():
             continue
         names.append(name)
     return names
+
+
+def gpu_available(name):
+    """Whether backend ``name`` (``"torch"``, ``"cupy"``, ``"jax"``; a ``":cuda"`` suffix is
+    ignored) is installed and sees a GPU.  Never raises."""
+    lib = name.split(":")[0]
+    try:
+        if lib == "torch":
+            import torch
+
+            return bool(torch.cuda.is_available())
+        if lib == "cupy":
+            import cupy
+
+            return cupy.cuda.runtime.getDeviceCount() > 0
+        if lib == "jax":
+            import jax
+
+            return bool(jax.devices("gpu"))
+    except Exception:  # not installed, no driver, no GPU platform
+        return False
+    return False
 
 
 def _canonical_name(name):

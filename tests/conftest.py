@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-from nmfdnn._array_api import namespace_from_name
+from nmfdnn._array_api import gpu_available, namespace_from_name
 
 # name[:device]; the module imported to see whether it is installed
 BACKENDS = {
@@ -51,26 +51,6 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("backend", names, scope="session")
 
 
-def _has_gpu(name):
-    lib = name.split(":")[0]
-    try:
-        if lib == "torch":
-            import torch
-
-            return torch.cuda.is_available()
-        if lib == "cupy":
-            import cupy
-
-            return cupy.cuda.runtime.getDeviceCount() > 0
-        if lib == "jax":
-            import jax
-
-            return bool(jax.devices("gpu"))
-    except Exception:
-        return False
-    return False
-
-
 @pytest.fixture(scope="session")
 def xp(backend):
     """The array-api-compat namespace of the backend under test (skips if not installed)."""
@@ -79,7 +59,7 @@ def xp(backend):
         importlib.import_module(module)
     except Exception as exc:  # not installed / broken CUDA
         pytest.skip(f"{backend} not available: {exc}")
-    if (backend.endswith(":cuda") or backend == "cupy") and not _has_gpu(backend):
+    if (backend.endswith(":cuda") or backend == "cupy") and not gpu_available(backend):
         pytest.skip(f"{backend}: no GPU here")
     ns = namespace_from_name(backend.split(":")[0])
     if backend.startswith("torch"):
