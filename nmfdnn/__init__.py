@@ -68,3 +68,10 @@ __all__ = [
     "sync",
     "to_numpy",
 ]
+
+# --- the NMF family (issue 6) ---
+from nmfdnn.estimators import NMF, SSNMF, DeepNMF, SemiNMF, WeaklyNMF  # noqa: E402
+from nmfdnn.evaluation import kmeans_nmi  # noqa: E402
+from nmfdnn.factorizations import nmf_init  # noqa: E402
+
+__all__ += ["NMF", "SemiNMF", "WeaklyNMF", "DeepNMF", "SSNMF", "kmeans_nmi", "nmf_init"]
