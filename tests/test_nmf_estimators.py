@@ -108,7 +108,7 @@ def test_mask_weighted_objective_decreases_and_all_ones_is_plain(problem, rng):
 
 def test_transform_inverse_transform_and_params(problem, rng):
     X = problem.dev(_data(rng))
-    est = NMF(4, max_iter=200, tol=1e-6).fit(X)
+    est = NMF(4, max_iter=60, tol=0.0).fit(X)
     W = est.transform(X)
     assert tuple(W.shape) == (40, 4) and W.dtype == problem.dtype
     Xr = est.inverse_transform(W)
@@ -155,7 +155,7 @@ def test_semi_nmf_estimator(problem, rng):
     U = rng.standard_normal((3, 12))
     b = rng.standard_normal(12)
     X = V @ U + b
-    kw = dict(max_iter=300, tol=0.0, random_state=0)
+    kw = dict(max_iter=100, tol=0.0, random_state=0)
     with_b = SemiNMF(3, fit_intercept=True, **kw)
     Z = with_b.fit_transform(problem.dev(X))
     no_b = SemiNMF(3, **kw).fit(problem.dev(X))
