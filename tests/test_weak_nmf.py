@@ -64,8 +64,8 @@ def test_gradients_match_finite_differences(problem, rng, loss, depth):
 @pytest.mark.parametrize("stride", [2, 4])
 def test_deconv_gradients_match_finite_differences(problem, rng, loss, stride):
     _f64(problem)
-    s, r, b = stride, 2, 2
-    h, w = 2 * s, 3 * s
+    s, r, b = stride, (2 if stride == 2 else 1), (2 if stride == 2 else 1)
+    h, w = (2 * s, 3 * s) if stride == 2 else (s, 2 * s)
     X = rng.random((h * w, b))
     W = rng.standard_normal((h // s, w // s, r))
     H = rng.standard_normal((4 * r, s * s, b))
@@ -119,7 +119,7 @@ def test_adamw_matches_torch(problem, rng):
 def test_eta_one_is_unconstrained(problem, rng):
     # mixed-sign data of rank 2: only an unconstrained factorization can fit it
     X = rng.standard_normal((60, 2)) @ rng.standard_normal((2, 8))
-    kw = dict(loss="l2", alpha=0.0, learning_rate=5e-2, batch_size=30, max_epochs=200,
+    kw = dict(loss="l2", alpha=0.0, learning_rate=5e-2, batch_size=60, max_epochs=300,
               random_state=0)
     free = WeaklyNMF(2, eta=1.0, **kw)
     Z = free.fit_transform(problem.dev(X))
