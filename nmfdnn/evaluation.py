@@ -37,16 +37,17 @@ def kmeans_nmi(Z, labels, *, n_clusters=None, n_init=10, random_state=None):
     float
         NMI in [0, 1].
     """
-    import numpy as np
     from sklearn.cluster import KMeans
     from sklearn.metrics import normalized_mutual_info_score
 
-    Zh = np.asarray(to_numpy(Z), dtype=np.float64)
-    y = np.asarray(to_numpy(labels)).ravel()
+    from nmfdnn._host import to_host
+
+    Zh = to_host(to_numpy(Z), dtype="float64")
+    y = to_host(to_numpy(labels)).ravel()
     if Zh.ndim != 2 or Zh.shape[0] != y.shape[0]:
         raise ValueError(f"Z must have shape (n_samples, k) matching {y.shape[0]} labels, "
                          f"got {Zh.shape}")
-    k = len(np.unique(y)) if n_clusters is None else int(n_clusters)
+    k = len(set(y.tolist())) if n_clusters is None else int(n_clusters)
     seed = int(check_random_state(random_state).integers(2**31 - 1))
     pred = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(Zh)
     return float(normalized_mutual_info_score(y, pred))

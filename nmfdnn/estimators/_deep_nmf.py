@@ -7,7 +7,8 @@ from array_api_compat import array_namespace
 from array_api_compat import device as _device
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from nmfdnn._host import check_random_state, numpy_dtype_name, random_uniform, to_numpy
+from nmfdnn._array_api import asarray
+from nmfdnn._host import check_random_state, random_uniform, to_numpy
 from nmfdnn._validation import check_nonnegative_scalar, check_positive_int
 from nmfdnn.estimators._base import like_input, resolve_fit_backend
 from nmfdnn.estimators._nmf import _prepare_masked
@@ -94,11 +95,13 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
         w = check_positive_int(self.pool_width, "pool_width", minimum=0)
         if w == 0 or len(self._ranks()) == 1:
             return None
-        import numpy as np
-
-        seg = np.arange(n) if segments is None else np.asarray(to_numpy(segments)).ravel()
-        if seg.shape[0] != n:
-            raise ValueError(f"segments must have one id per sample ({n}), got {seg.shape[0]}")
+        if segments is None:
+            seg = xp.arange(n, device=dev)
+        else:
+            seg = to_numpy(segments).ravel()
+            if seg.shape[0] != n:
+                raise ValueError(f"segments must have one id per sample ({n}), got "
+                                 f"{seg.shape[0]}")
         return pooling_support(seg, w, xp=xp, device=dev)
 
     def _forward(self, A0, M, support, ranks, rng, xp):
@@ -134,27 +137,24 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        import numpy as np
-
         xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
                                           dtype=self.dtype)
         Xa, Mr = _prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
         n, m = Xa.shape
         ranks = self._ranks()
         lam = check_nonnegative_scalar(self.lam, "lam")
-        yh = np.asarray(to_numpy(y)).ravel()
-        if yh.shape[0] != n:
-            raise ValueError(f"y has {yh.shape[0]} labels but X has {n} samples")
-        known = yh != -1
-        if not known.any():
+        yh = to_numpy(y).ravel().tolist()  # labels: host bookkeeping, once
+        if len(yh) != n:
+            raise ValueError(f"y has {len(yh)} labels but X has {n} samples")
+        classes = sorted({v for v in yh if v != -1})
+        if not classes:
             raise ValueError("no labeled sample (every y is -1)")
-        self.classes_ = np.unique(yh[known])
-        codes = np.searchsorted(self.classes_, np.where(known, yh, self.classes_[0]))
-        Yh = np.zeros((len(self.classes_), n), dtype=numpy_dtype_name(dt))
-        Yh[codes, np.arange(n)] = 1.0
-        Yh[:, ~known] = 0.0
-        Y = xp.asarray(Yh, device=dev)
-        Lmask = xp.asarray(known[None, :].astype(Yh.dtype), device=dev)
+        code = {c: i for i, c in enumerate(classes)}
+        codes = xp.asarray([code.get(v, -1) for v in yh], device=dev)  # -1: unknown
+        self.classes_ = to_numpy(asarray(classes, xp=xp, device=dev))
+        K = len(classes)
+        Y = xp.astype(codes[None, :] == xp.arange(K, device=dev)[:, None], dt)
+        Lmask = xp.astype(codes[None, :] >= 0, dt)
         rng = check_random_state(self.random_state)
         support = self._support(n, segments, xp, dev)
         A0 = Xa.T

@@ -51,13 +51,13 @@ def pooling_support(segments, width, *, xp, device=None):
     """Which shifted copies are inside a segment: a boolean array of shape (2w + 1, N).
 
     Entry ``[d + w, j]`` is True when column ``j + d`` exists and belongs to the segment of
-    column ``j``.  Built once from the segment ids (a host array is fine: it is not an
-    iteration), then moved to ``device``.
+    column ``j``.  Computed once per fit from the segment ids, with array operations in ``xp``
+    (shifted comparisons, no loop over columns).
 
     Parameters
     ----------
     segments : array-like of shape (N,)
-        Segment id of each column (consecutive columns of one segment share an id).
+        Integer segment id of each column (consecutive columns of one segment share an id).
     width : int
         Half-width ``w`` of the pooling window.
     xp : namespace
@@ -67,21 +67,25 @@ def pooling_support(segments, width, *, xp, device=None):
     -------
     array of bool, shape (2w + 1, N)
     """
-    import numpy as np  # host-side index bookkeeping, once per fit
+    from nmfdnn._array_api import asarray
 
-    from nmfdnn._host import to_numpy
-
-    seg = np.asarray(to_numpy(segments)).ravel()
-    N = seg.shape[0]
     w = check_positive_int(width, "pool_width", minimum=0)
+    seg = asarray(segments, xp=xp, device=device)
+    if seg.ndim != 1:
+        raise ValueError(f"segments must be 1-D, got shape {tuple(seg.shape)}")
+    N = seg.shape[0]
     rows = []
-    j = np.arange(N)
     for d in range(-w, w + 1):
-        k = j + d
-        ok = (k >= 0) & (k < N)
-        ok[ok] = seg[k[ok]] == seg[j[ok]]
-        rows.append(ok)
-    return xp.asarray(np.stack(rows), device=device)
+        k = abs(d)
+        if k >= N:
+            rows.append(xp.zeros((N,), dtype=xp.bool, device=device))
+            continue
+        same = seg[k:] == seg[: N - k] if k else xp.ones((N,), dtype=xp.bool, device=device)
+        if k:
+            pad = xp.zeros((k,), dtype=xp.bool, device=device)
+            same = xp.concat([same, pad]) if d > 0 else xp.concat([pad, same])
+        rows.append(same)
+    return xp.stack(rows, axis=0)
 
 
 def _shift(S, d, fill, *, xp):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from array_api_compat import device as _dev
+
 from nmfdnn._array_api import get_namespace
 from nmfdnn._host import check_random_state, random_normal
 from nmfdnn._validation import check_positive_int
@@ -58,12 +60,6 @@ def _nndsvd(A, r, *, xp):
     W = xp.where(W < 1e-6, zero, W)
     H = xp.where(H < 1e-6, zero, H)
     return W, H
-
-
-def _dev(A):
-    from array_api_compat import device
-
-    return device(A)
 
 
 def nmf_init(A, n_components, *, init="nndsvda", random_state=None, xp=None):
