@@ -155,8 +155,13 @@ class NMF(TransformerMixin, BaseEstimator):
         r = n_features if self.n_components is None else self.n_components
         if self.init not in INITS + ("custom",):
             raise ValueError(f"init must be one of {INITS + ('custom',)}, got {self.init!r}")
-        maximum = min(n_samples, n_features) if self.init in ("nndsvd", "nndsvda") else None
-        r = check_positive_int(r, "n_components", maximum=maximum)
+        r = check_positive_int(r, "n_components")
+        if self.init in ("nndsvd", "nndsvda") and r > min(n_samples, n_features):
+            raise ValueError(
+                f"n_components={r} is larger than min(n_samples, n_features) = "
+                f"{min(n_samples, n_features)}, the most init={self.init!r} (a truncated SVD) "
+                "allows; use init='random' or 'custom' for an overcomplete factorization"
+            )
         max_iter = check_positive_int(self.max_iter, "max_iter", minimum=0)
         check_nonnegative_scalar(self.tol, "tol")
         A = Xa.T
