@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.decomposition import NMF as SklearnNMF
+from sklearn.decomposition import NMF as SklearnNMF  # noqa: N811
 
 from nmfdnn import NMF, SemiNMF, nmf_init, to_numpy
 from nmfdnn._array_api import namespace_name

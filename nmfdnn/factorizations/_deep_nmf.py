@@ -203,7 +203,7 @@ def deep_nmf_objective(X, As, Ss, B, Y, *, M=None, Lmask=None, lam=1.0, support=
         Xs, _ = deep_nmf_forward_state(Ss, support, xp=xp)
     Xs = [X] + Xs
     E = None
-    for i, (Xl, A, S) in enumerate(zip(Xs, As, Ss)):
+    for i, (Xl, A, S) in enumerate(zip(Xs, As, Ss, strict=True)):
         R = Xl - A @ S
         if i == 0 and M is not None:
             R = M * R

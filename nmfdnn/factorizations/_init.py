@@ -30,7 +30,8 @@ def _nndsvd(A, r, *, xp):
     .. math::
 
         A ≈ Σ_j σ_j u_j v_jᵀ, \\quad
-        (u, v) = \\begin{cases} (u_j^+/‖u_j^+‖, v_j^+/‖v_j^+‖) & ‖u_j^+‖‖v_j^+‖ > ‖u_j^-‖‖v_j^-‖ \\\\
+        (u, v) = \\begin{cases} (u_j^+/‖u_j^+‖, v_j^+/‖v_j^+‖)
+                 & ‖u_j^+‖‖v_j^+‖ > ‖u_j^-‖‖v_j^-‖ \\\\
                  (u_j^-/‖u_j^-‖, v_j^-/‖v_j^-‖) & \\text{otherwise} \\end{cases}, \\quad
         W_{:j} = \\sqrt{σ_j μ_j}\\, u, \\; H_{j:} = \\sqrt{σ_j μ_j}\\, vᵀ
 

@@ -151,7 +151,7 @@ def weak_nmf_grad(X, Ws, H, *, eta=0.1, lam=0.1, loss="l1", xp=None):
     gH = G * leaky_relu_grad(H, eta, xp=xp)
     if lam:
         value = value + lam * (sum(xp.sum(W * W) for W in Ws) + xp.sum(H * H))
-        grads = [g + (2 * lam) * W for g, W in zip(grads, Ws)]
+        grads = [g + (2 * lam) * W for g, W in zip(grads, Ws, strict=True)]
         gH = gH + (2 * lam) * H
     return value, grads, gH
 
