@@ -7,6 +7,7 @@ from nmfdnn._array_api import (
     BackendError,
     available_backends,
     get_namespace,
+    gpu_available,
     namespace_from_name,
     resolve_device,
     resolve_dtype,
@@ -14,13 +15,25 @@ from nmfdnn._array_api import (
     sync,
 )
 from nmfdnn._host import check_random_state, to_numpy
+from nmfdnn._io import load_model, save_model
 from nmfdnn._linalg import gram_pinv, lstsq_left, lstsq_right
 from nmfdnn._validation import NumericalError
+from nmfdnn.estimators import (
+    NMF,
+    SSNMF,
+    DeepNMF,
+    NMFNetworkClassifier,
+    NMFNetworkRegressor,
+    SemiNMF,
+    WeaklyNMF,
+)
+from nmfdnn.evaluation import kmeans_nmi
 from nmfdnn.factorizations import (
     LowRankInput,
     SolverInfo,
     lowrank_approximation,
     nmf,
+    nmf_init,
     nmf_step,
     nonlinear_lstsq_weights,
     nonlinear_lstsq_weights_step,
@@ -33,11 +46,26 @@ from nmfdnn.factorizations import (
     semi_nmf,
     semi_nmf_step,
 )
+from nmfdnn.training import train_bias_reg, train_original
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "BACKENDS",
+    "NMF",
+    "SSNMF",
+    "DeepNMF",
+    "NMFNetworkClassifier",
+    "NMFNetworkRegressor",
+    "SemiNMF",
+    "WeaklyNMF",
+    "gpu_available",
+    "kmeans_nmi",
+    "load_model",
+    "nmf_init",
+    "save_model",
+    "train_bias_reg",
+    "train_original",
     "BackendError",
     "LowRankInput",
     "NumericalError",
@@ -67,18 +95,4 @@ __all__ = [
     "semi_nmf_step",
     "sync",
     "to_numpy",
-]
-
-# --- issue 4: trainers, network estimators, save/load ---
-from nmfdnn._io import load_model, save_model  # noqa: E402
-from nmfdnn.estimators._network import NMFNetworkClassifier, NMFNetworkRegressor  # noqa: E402
-from nmfdnn.training import train_bias_reg, train_original  # noqa: E402
-
-__all__ += [
-    "NMFNetworkClassifier",
-    "NMFNetworkRegressor",
-    "load_model",
-    "save_model",
-    "train_bias_reg",
-    "train_original",
 ]

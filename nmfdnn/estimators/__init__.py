@@ -1,8 +1,16 @@
 """scikit-learn style estimators over the pure solvers (samples are rows here)."""
 
-__all__ = []
+from nmfdnn.estimators._deep_nmf import SSNMF, DeepNMF
+from nmfdnn.estimators._network import NMFNetworkClassifier, NMFNetworkRegressor
+from nmfdnn.estimators._nmf import NMF, SemiNMF
+from nmfdnn.estimators._weak_nmf import WeaklyNMF
 
-# --- issue 4: networks trained without backpropagation ---
-from nmfdnn.estimators._network import NMFNetworkClassifier, NMFNetworkRegressor  # noqa: E402
-
-__all__ += ["NMFNetworkClassifier", "NMFNetworkRegressor"]
+__all__ = [
+    "NMF",
+    "SSNMF",
+    "DeepNMF",
+    "NMFNetworkClassifier",
+    "NMFNetworkRegressor",
+    "SemiNMF",
+    "WeaklyNMF",
+]

@@ -39,3 +39,41 @@ __all__ = [
     "semi_nmf_objective",
     "semi_nmf_step",
 ]
+
+from nmfdnn.factorizations._deep_nmf import (
+    deep_nmf,
+    deep_nmf_objective,
+    deep_nmf_step,
+    max_pool,
+    max_pool_adjoint,
+    pooling_support,
+)
+from nmfdnn.factorizations._init import nmf_init
+from nmfdnn.factorizations._weak_nmf import (
+    adamw_step,
+    deconv_grad,
+    deconv_objective,
+    deconv_transpose,
+    leaky_relu,
+    weak_nmf_grad,
+    weak_nmf_objective,
+    weak_nmf_train,
+)
+
+__all__ += [
+    "deep_nmf",
+    "deep_nmf_objective",
+    "deep_nmf_step",
+    "max_pool",
+    "max_pool_adjoint",
+    "pooling_support",
+    "nmf_init",
+    "adamw_step",
+    "deconv_grad",
+    "deconv_objective",
+    "deconv_transpose",
+    "leaky_relu",
+    "weak_nmf_grad",
+    "weak_nmf_objective",
+    "weak_nmf_train",
+]

@@ -1,0 +1,169 @@
+"""NMF / SemiNMF estimators and NNDSVD init against scikit-learn, masks, bad input."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.decomposition import NMF as SklearnNMF  # noqa: N811
+
+from nmfdnn import NMF, SemiNMF, nmf_init, to_numpy
+from nmfdnn._array_api import namespace_name
+
+
+def _data(rng, n=40, m=30):
+    return rng.random((n, m)) + 0.01
+
+
+def _backend(xp):
+    return namespace_name(xp)
+
+
+@pytest.mark.parametrize("init", ["nndsvda", "nndsvd", "custom"])
+def test_matches_sklearn_mu(problem, rng, init):
+    X = _data(rng)
+    Xh = problem.host(X)
+    kw = dict(init=init, solver="mu", beta_loss="frobenius", max_iter=60, tol=0.0)
+    fit_kw = {}
+    if init == "custom":
+        W0, H0 = rng.random((40, 5)) + 0.1, rng.random((5, 30)) + 0.1
+        fit_kw = dict(W=problem.dev(W0), H=problem.dev(H0))
+        sk_kw = dict(W=problem.host(W0), H=problem.host(H0))
+    else:
+        sk_kw = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn warns about nndsvd + mu
+        sk = SklearnNMF(5, random_state=0, **kw)
+        sk.fit_transform(Xh, **sk_kw)
+    est = NMF(5, init=init, max_iter=60, tol=0.0)
+    W = est.fit_transform(problem.dev(X), **fit_kw)
+    # same reconstruction error within 1 %
+    assert abs(est.reconstruction_err_ - sk.reconstruction_err_) <= 0.01 * sk.reconstruction_err_
+    # result in the input's namespace, device and dtype; float32 stays float32
+    assert W.dtype == problem.dtype and est.components_.dtype == problem.dtype
+    assert type(W) is type(problem.dev(X))
+    assert est.n_iter_ == 60
+    err = np.linalg.norm(Xh - to_numpy(W) @ to_numpy(est.components_))
+    np.testing.assert_allclose(err, est.reconstruction_err_, rtol=1e-3)
+    if init == "custom":  # same start: same iterates
+        rtol = 1e-7 if problem.name == "float64" else 2e-2
+        np.testing.assert_allclose(to_numpy(est.components_), sk.components_, rtol=rtol,
+                                   atol=rtol)
+
+
+def test_nndsvd_matches_sklearn_init(problem, rng):
+    from sklearn.decomposition._nmf import _initialize_nmf
+
+    # a well-separated spectrum so that the randomized SVD of scikit-learn is exact to rounding
+    X = rng.random((50, 6)) @ (rng.random((6, 40)) * np.array([[8], [4], [2], [1], [.5], [.25]]))
+    Xh = problem.host(X)
+    for init in ("nndsvd", "nndsvda"):
+        Wsk, Hsk = _initialize_nmf(Xh, 4, init=init, random_state=0)
+        Wc, Hc = nmf_init(problem.dev(X).T, 4, init=init, xp=problem.xp)  # columns: A = Xᵀ
+        tol = 1e-6 if problem.name == "float64" else 2e-3
+        np.testing.assert_allclose(to_numpy(Hc).T, Wsk, rtol=tol, atol=tol)
+        np.testing.assert_allclose(to_numpy(Wc).T, Hsk, rtol=tol, atol=tol)
+
+
+def test_random_init_seeded_and_nonnegative(problem, rng):
+    X = problem.dev(_data(rng))
+    a = NMF(4, init="random", random_state=3, max_iter=5).fit_transform(X)
+    b = NMF(4, init="random", random_state=3, max_iter=5).fit_transform(X)
+    np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+    assert np.all(to_numpy(a) >= 0)
+
+
+def test_masked_entry_does_not_influence_fit(problem, rng):
+    X = _data(rng)
+    mask = (rng.random(X.shape) > 0.2).astype(float)
+    X2 = X.copy()
+    X2[mask == 0] = 1e3 * rng.random(int((mask == 0).sum()))  # wildly different values
+    X3 = X.copy()
+    X3[mask == 0] = np.nan  # missing values
+    kw = dict(init="nndsvda", max_iter=30, tol=0.0)
+    fits = []
+    for data in (X, X2, X3):
+        est = NMF(4, **kw)
+        W = est.fit_transform(problem.dev(data), mask=problem.dev(mask))
+        fits.append((to_numpy(W), to_numpy(est.components_), est.reconstruction_err_))
+    for W, H, err in fits[1:]:
+        np.testing.assert_array_equal(W, fits[0][0])
+        np.testing.assert_array_equal(H, fits[0][1])
+        assert err == fits[0][2]
+    # ... while the same change without the mask changes the fit
+    W_nomask = to_numpy(NMF(4, **kw).fit_transform(problem.dev(X2)))
+    assert not np.allclose(W_nomask, fits[0][0])
+
+
+def test_mask_weighted_objective_decreases_and_all_ones_is_plain(problem, rng):
+    X = _data(rng)
+    ones = np.ones_like(X)
+    kw = dict(init="nndsvda", max_iter=20, tol=0.0)
+    a = NMF(4, **kw).fit(problem.dev(X), mask=problem.dev(ones))
+    b = NMF(4, **kw).fit(problem.dev(X))
+    rtol = 1e-10 if problem.name == "float64" else 1e-4
+    np.testing.assert_allclose(to_numpy(a.components_), to_numpy(b.components_), rtol=rtol,
+                               atol=rtol)
+
+
+def test_transform_inverse_transform_and_params(problem, rng):
+    X = problem.dev(_data(rng))
+    est = NMF(4, max_iter=60, tol=0.0).fit(X)
+    W = est.transform(X)
+    assert tuple(W.shape) == (40, 4) and W.dtype == problem.dtype
+    Xr = est.inverse_transform(W)
+    assert tuple(Xr.shape) == (40, 30)
+    err = np.linalg.norm(problem.host(to_numpy(X)) - to_numpy(Xr))
+    assert err <= 1.05 * est.reconstruction_err_
+    c = clone(est)
+    assert c.get_params() == est.get_params() and not hasattr(c, "components_")
+
+
+def test_tolerance_stops_early(problem, rng):
+    est = NMF(4, max_iter=5000, tol=1e-3, check_every=10).fit(problem.dev(_data(rng)))
+    assert est.n_iter_ < 5000 and est.n_iter_ % 10 == 0
+
+
+@pytest.mark.parametrize("bad", ["negative", "nan", "inf", "zero_rank", "nndsvd_rank",
+                                 "mask_shape", "custom_missing"])
+def test_nmf_bad_input(problem, rng, bad):
+    X = _data(rng)
+    kw, fit_kw = dict(n_components=4), {}
+    if bad == "negative":
+        X[0, 0] = -1.0
+    elif bad == "nan":
+        X[0, 0] = np.nan
+    elif bad == "inf":
+        X[0, 0] = np.inf
+    elif bad == "zero_rank":
+        kw["n_components"] = 0
+    elif bad == "nndsvd_rank":
+        kw["n_components"] = 31
+    elif bad == "mask_shape":
+        fit_kw["mask"] = problem.dev(np.ones((40, 29)))
+    else:
+        kw["init"] = "custom"
+    match = {"negative": "non-negative", "nan": "NaN", "inf": "NaN", "zero_rank": "n_components",
+             "nndsvd_rank": "n_components", "mask_shape": "mask", "custom_missing": "custom"}
+    with pytest.raises(ValueError, match=match[bad]):
+        NMF(**kw).fit(problem.dev(X), **fit_kw)
+
+
+def test_semi_nmf_estimator(problem, rng):
+    # mixed-sign data of rank 3 with a non-negative latent and an offset
+    V = rng.random((60, 3))
+    U = rng.standard_normal((3, 12))
+    b = rng.standard_normal(12)
+    X = V @ U + b
+    kw = dict(max_iter=100, tol=0.0, random_state=0)
+    with_b = SemiNMF(3, fit_intercept=True, **kw)
+    Z = with_b.fit_transform(problem.dev(X))
+    no_b = SemiNMF(3, **kw).fit(problem.dev(X))
+    assert np.all(to_numpy(Z) >= 0) and Z.dtype == problem.dtype
+    assert with_b.reconstruction_err_ < no_b.reconstruction_err_
+    assert with_b.reconstruction_err_ < 0.05 * np.linalg.norm(X)
+    assert tuple(with_b.intercept_.shape) == (12,)
+    Xr = with_b.inverse_transform(with_b.transform(problem.dev(X)))
+    assert np.linalg.norm(to_numpy(Xr) - X) < 0.1 * np.linalg.norm(X)
+    with pytest.raises(ValueError, match="n_components"):
+        SemiNMF(0).fit(problem.dev(X))
