@@ -10,6 +10,7 @@ plot with ``python benchmarks/report.py benchmarks/results/NAME.json``.
 from __future__ import annotations
 
 import os
+
 import numpy as np
 import pytest
 

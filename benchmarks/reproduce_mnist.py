@@ -25,8 +25,6 @@ import platform
 import sys
 import time
 
-import numpy as np
-
 from nmfdnn.datasets import load_mnist
 from nmfdnn.estimators import NMFNetworkClassifier
 

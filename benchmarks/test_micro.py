@@ -3,10 +3,9 @@ bare GEMM of the same shapes (the roofline).  FLOP counts are the GEMMs' 2·m·n
 
 import numpy as np
 import pytest
+from _bench import run_timed
 
 from nmfdnn.factorizations import nonlinear_semi_nmf_step, semi_nmf_step
-
-from _bench import run_timed
 
 N0, N1, N2, N3 = 784, 1000, 500, 10  # MNIST [1000, 500]
 

@@ -3,8 +3,8 @@ PyTorch autograd + torch.optim.Adam vs scikit-learn's MLPClassifier (one epoch e
 
 import numpy as np
 import pytest
-
 from _bench import run_timed
+
 from nmfdnn.baselines import adam_init, glorot_init, train_epoch
 from nmfdnn.factorizations import nmf
 

@@ -38,7 +38,8 @@ def main(argv=None):
     for bs in (150, 300):
         clf = NMFNetworkClassifier((100, 500), batch_size=bs, max_epochs=20,
                                    random_state=args.seed).fit(X, y)
-        print(f"disk [100, 500] batch {bs}, 20 epochs: test accuracy {100 * clf.score(Xt, yt):.1f} %")
+        acc = 100 * clf.score(Xt, yt)
+        print(f"disk [100, 500] batch {bs}, 20 epochs: test accuracy {acc:.1f} %")
 
     X, y, Xt, yt = load_digits()
     ref = {}

@@ -21,7 +21,14 @@ import numbers
 import array_api_extra as xpx
 from array_api_compat import device as _device
 
-__all__ = ["gram_pinv", "ridge_solve_right", "solve_gram_right", "lstsq_right", "lstsq_left", "default_rcond"]
+__all__ = [
+    "gram_pinv",
+    "ridge_solve_right",
+    "solve_gram_right",
+    "lstsq_right",
+    "lstsq_left",
+    "default_rcond",
+]
 
 
 def default_rcond(n, dtype, *, xp):

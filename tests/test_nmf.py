@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from sklearn.decomposition import NMF as SklearnNMF
+from sklearn.decomposition import NMF as SklearnNMF  # noqa: N811
 
 from nmfdnn import nmf, nmf_step, to_numpy
 

@@ -50,7 +50,7 @@ def test_v_step_matches_the_multiplicative_rule(problem, rng, tol, bias):
     n = Vh.shape[0]
     Un = Ut[:, :n]
     Vtil = _tilde(Vh) if bias else Vh
-    UtA, UtU = Un.T @ A, Un.T @ Ut
+    UtA, UtU = Un.T @ Ah, Un.T @ Ut
     P, N = lambda M: np.maximum(M, 0), lambda M: np.maximum(-M, 0)
     eps = float(np.finfo(problem.name).eps)
     ref = Vh * np.sqrt((P(UtA) + N(UtU) @ Vtil) / (N(UtA) + P(UtU) @ Vtil + lam_v * Vh + eps))

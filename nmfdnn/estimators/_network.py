@@ -124,7 +124,8 @@ class _BaseNMFNetwork(BaseEstimator):
         for name, minimum in (("max_epochs", 1), ("inner_iter", 1), ("ae_samples", 1),
                               ("ae_iter", 0), ("n_iter_no_change", 1)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+            if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                    or value < minimum):
                 raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
         bs = self.batch_size
         if not (bs == "auto" or (isinstance(bs, numbers.Integral) and not isinstance(bs, bool)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from nmfdnn._array_api import get_namespace
 from nmfdnn._linalg import solve_gram_right
-from nmfdnn._ops import affine, cross_tilde, gram_tilde, neg, pos, sq_norm, split_bias
+from nmfdnn._ops import affine, cross_tilde, gram_tilde, neg, pos, split_bias, sq_norm
 from nmfdnn._validation import (
     check_matrix,
     check_nonnegative_scalar,

@@ -195,8 +195,9 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         ``callback(record, W) -> bool``; called on the host after each epoch, ``True`` stops.
     average : float, default=0.0
         β of an exponential moving average of the weights across mini-batches,
-        ``W̄ ← β W̄ + (1 − β) W``, started at the weights after the first mini-batch (0: off).  Training continues from the raw ``W``; the
-        averaged weights are scored, passed to ``callback`` and returned.  (An "untried lever"
+        ``W̄ ← β W̄ + (1 − β) W``, started at the weights after the first mini-batch (0: off).
+        Training continues from the raw ``W``; the averaged weights are scored, passed to
+        ``callback`` and returned.  (An "untried lever"
         of ALGORITHMS.md §9, off by default.)
     relax : callable, optional
         ``relax(epoch) -> ω`` in (0, 1]: every mini-batch update is relaxed to
