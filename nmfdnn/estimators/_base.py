@@ -19,9 +19,9 @@ from nmfdnn._array_api import (
     resolve_dtype,
     resolve_namespace,
 )
-from nmfdnn._validation import check_matrix
+from nmfdnn._validation import check_matrix, check_positive_int
 
-__all__ = ["resolve_fit_backend", "to_backend", "like_input", "is_array"]
+__all__ = ["resolve_fit_backend", "to_backend", "like_input", "is_array", "check_ranks"]
 
 
 def is_array(x):
@@ -92,3 +92,12 @@ def like_input(result, X_input):
             return result
         return xp_in.asarray(to_numpy(result), device=device_of(X_input))
     return to_numpy(result)
+
+
+def check_ranks(n_components):
+    """Layer ranks from ``n_components``: an int (one layer) or a non-empty sequence of ints."""
+    r = n_components
+    ranks = list(r) if isinstance(r, (tuple, list)) else [r]
+    if not ranks:
+        raise ValueError("n_components must be an int or a non-empty tuple of ints")
+    return [check_positive_int(k, "n_components") for k in ranks]

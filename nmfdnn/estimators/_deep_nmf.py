@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from nmfdnn._array_api import asarray
 from nmfdnn._host import check_random_state, random_uniform, to_numpy
 from nmfdnn._validation import check_nonnegative_scalar, check_positive_int
-from nmfdnn.estimators._base import like_input, resolve_fit_backend
+from nmfdnn.estimators._base import check_ranks, like_input, resolve_fit_backend
 from nmfdnn.estimators._nmf import _prepare_masked
 from nmfdnn.factorizations._deep_nmf import deep_nmf, max_pool, pooling_support
 from nmfdnn.factorizations._init import nmf_init
@@ -85,11 +85,7 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
         self.dtype = dtype
 
     def _ranks(self):
-        r = self.n_components
-        ranks = list(r) if isinstance(r, (tuple, list)) else [r]
-        if not ranks:
-            raise ValueError("n_components must be an int or a non-empty tuple of ints")
-        return [check_positive_int(k, "n_components") for k in ranks]
+        return check_ranks(self.n_components)
 
     def _support(self, n, segments, xp, dev):
         w = check_positive_int(self.pool_width, "pool_width", minimum=0)

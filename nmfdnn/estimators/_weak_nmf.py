@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from nmfdnn._array_api import asarray
 from nmfdnn._host import check_random_state, random_uniform, to_numpy
 from nmfdnn._validation import check_positive_int
-from nmfdnn.estimators._base import like_input, resolve_fit_backend, to_backend
+from nmfdnn.estimators._base import check_ranks, like_input, resolve_fit_backend, to_backend
 from nmfdnn.factorizations._weak_nmf import (
     LOSSES,
     deconv_init,
@@ -110,11 +110,7 @@ class WeaklyNMF(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ helpers
     def _ranks(self):
-        r = self.n_components
-        ranks = list(r) if isinstance(r, (tuple, list)) else [r]
-        if not ranks:
-            raise ValueError("n_components must be an int or a non-empty tuple of ints")
-        return [check_positive_int(k, "n_components") for k in ranks]
+        return check_ranks(self.n_components)
 
     def _check_params(self, n_features):
         if self.loss not in LOSSES:
