@@ -11,9 +11,8 @@ Each run prints the test error after every epoch, the final test/train error and
 ``fit`` (training only; the per-epoch test evaluation is included, it is a few % of an epoch),
 and appends one JSON line to ``--out``.
 
-A backpropagation column is left as a hook: ``BASELINES`` maps a name to a callable
-``(X_train, y_train, X_test, y_test, hidden, args) -> dict(test_error=..., seconds=...)``; the
-baseline issue registers its trainer there.
+The backpropagation column comes from ``BASELINES`` (``BackpropClassifier``: Adam, batch 100,
+same backend, dtype and epochs).
 """
 
 from __future__ import annotations
@@ -36,8 +35,21 @@ PAPER = {
     "2000,1500,1000,500": {"nmf": 1.29, "bp": 1.84, "seconds": 1581},
 }
 
-#: Hook for the backpropagation baseline (filled by the baseline issue).
-BASELINES = {}
+def _backprop(X, y, Xt, yt, hidden, args):
+    """§5 baseline on the same backend and dtype: Adam, batch 100, as many epochs."""
+    from nmfdnn.estimators import BackpropClassifier
+
+    t0 = time.perf_counter()
+    clf = BackpropClassifier(hidden, max_epochs=args.epochs, backend=args.backend,
+                             dtype=args.dtype, random_state=args.seed).fit(X, y)
+    seconds = time.perf_counter() - t0
+    return dict(test_error=round(100 * (1 - clf.score(Xt, yt)), 2), seconds=round(seconds, 1),
+                epochs=args.epochs, batch_size=100, machine=machine())
+
+
+#: Baselines run next to the NMF methods: name -> callable
+#: ``(X_train, y_train, X_test, y_test, hidden, args) -> dict(test_error=..., seconds=...)``.
+BASELINES = {"backprop": _backprop}
 
 
 def machine():

@@ -21,6 +21,8 @@ from nmfdnn._validation import NumericalError
 from nmfdnn.estimators import (
     NMF,
     SSNMF,
+    BackpropClassifier,
+    BackpropRegressor,
     DeepNMF,
     NMFNetworkClassifier,
     NMFNetworkRegressor,
@@ -52,6 +54,8 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "BACKENDS",
+    "BackpropClassifier",
+    "BackpropRegressor",
     "NMF",
     "SSNMF",
     "DeepNMF",

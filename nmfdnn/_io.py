@@ -95,7 +95,12 @@ def load_model(path, *, backend=None, device=None, dtype=None):
         A fitted estimator whose ``predict`` equals the saved one's (up to the dtype chosen).
     """
     from nmfdnn._array_api import namespace_name, resolve_device, resolve_dtype, resolve_namespace
-    from nmfdnn.estimators import NMFNetworkClassifier, NMFNetworkRegressor
+    from nmfdnn.estimators import (
+        BackpropClassifier,
+        BackpropRegressor,
+        NMFNetworkClassifier,
+        NMFNetworkRegressor,
+    )
 
     with np.load(path, allow_pickle=False) as f:
         data = {k: f[k] for k in f.files}
@@ -103,7 +108,9 @@ def load_model(path, *, backend=None, device=None, dtype=None):
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not an nmfdnn network file (format {meta.get('format')!r})")
     cls = {"NMFNetworkClassifier": NMFNetworkClassifier,
-           "NMFNetworkRegressor": NMFNetworkRegressor}[meta["class"]]
+           "NMFNetworkRegressor": NMFNetworkRegressor,
+           "BackpropClassifier": BackpropClassifier,
+           "BackpropRegressor": BackpropRegressor}[meta["class"]]
     params = dict(meta["params"])
     if isinstance(params.get("hidden_layer_sizes"), list):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])

@@ -8,6 +8,7 @@ from nmfdnn.baselines._backprop import (
     forward,
     glorot_init,
     loss_and_gradients,
+    train_backprop,
     train_epoch,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "forward",
     "glorot_init",
     "loss_and_gradients",
+    "train_backprop",
     "train_epoch",
 ]

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import array_api_compat
+
 from nmfdnn._array_api import get_namespace
 from nmfdnn._host import random_normal
 from nmfdnn._ops import relu
@@ -29,6 +31,7 @@ __all__ = [
     "adam_step",
     "LOSSES",
     "train_epoch",
+    "train_backprop",
 ]
 
 LOSSES = ("mse", "cross_entropy")
@@ -211,3 +214,77 @@ def train_epoch(params, state, X, Y, order, *, batch_size=100, loss="mse", lr=1e
         total = value if total is None else total + value
         n_batches += 1
     return params, state, total / n_batches
+
+
+def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="mse", lr=1e-3,
+                   beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, score=None,
+                   callback=None, xp=None):
+    """Train by mini-batch Adam, with the records and callbacks of the NMF trainers.
+
+    Per epoch: a permutation drawn on the host (``rng``) and moved once, :func:`train_epoch`,
+    then one read-back of the mean loss and the validation score.  The layer matrices handed to
+    ``score`` and ``callback`` are ``W̃_i = [W_i, b_i]`` as in :mod:`nmfdnn.training`.
+
+    Parameters
+    ----------
+    X : array of shape (n0, m)
+    Y : array of shape (nd, m)
+    params : list of (W, b)
+        Initial parameters (:func:`glorot_init`).
+    batch_size, max_epochs : int
+    rng : numpy.random.Generator
+    loss, lr, beta1, beta2, eps, weight_decay
+        See :func:`train_epoch`.
+    score : callable, optional
+        ``score(W_tilde) -> 0-d array``, evaluated after each epoch on the device.
+    callback : callable, optional
+        ``callback(record, W_tilde) -> bool``; ``True`` stops training.
+    xp : namespace, optional
+
+    Returns
+    -------
+    W_tilde : list of arrays
+        ``[W_i, b_i]`` of shape (n_i, n_{i−1} + 1).
+    history : nmfdnn.training.TrainingHistory
+
+    Raises
+    ------
+    NumericalError
+        If an epoch ends with a non-finite loss (the message names the epoch).
+    """
+    import time
+
+    from nmfdnn._host import to_numpy
+    from nmfdnn._validation import NumericalError
+    from nmfdnn.training import EpochRecord, TrainingHistory
+
+    xp = get_namespace(X, Y, xp=xp)
+    dev = array_api_compat.device(X)
+    m = X.shape[1]
+    state = adam_init(params, xp=xp)
+    history = TrainingHistory()
+    W_tilde = [xp.concat([W, b], axis=1) for W, b in params]
+    for epoch in range(1, max_epochs + 1):
+        t0 = time.perf_counter()
+        order = xp.asarray(rng.permutation(m), device=dev)  # one transfer per epoch
+        params, state, mean_loss = train_epoch(
+            params, state, X, Y, order, batch_size=batch_size, loss=loss, lr=lr, beta1=beta1,
+            beta2=beta2, eps=eps, weight_decay=weight_decay, xp=xp,
+        )
+        W_tilde = [xp.concat([W, b], axis=1) for W, b in params]
+        values = [mean_loss]
+        if score is not None:
+            values.append(xp.astype(score(W_tilde), mean_loss.dtype))
+        host = to_numpy(xp.stack(values))  # the epoch's only synchronization
+        if not all(v == v and abs(v) != float("inf") for v in host.tolist()):
+            raise NumericalError(
+                f"backprop training diverged in epoch {epoch}: non-finite loss; try a smaller "
+                "learning_rate or float64"
+            )
+        record = EpochRecord(epoch=epoch, loss=float(host[0]),
+                             val_score=float(host[1]) if score is not None else None,
+                             seconds=time.perf_counter() - t0)
+        history.records.append(record)
+        if callback is not None and callback(record, W_tilde):
+            break
+    return W_tilde, history

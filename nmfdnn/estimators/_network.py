@@ -109,24 +109,10 @@ class _BaseNMFNetwork(BaseEstimator):
                 f"hidden_layer_sizes must be a non-empty sequence of positive ints, got "
                 f"{self.hidden_layer_sizes!r}"
             )
-        if self.method not in _METHODS:
-            raise ValueError(f"method must be one of {_METHODS}, got {self.method!r}")
-        if self.init not in _INITS:
-            raise ValueError(f"init must be one of {_INITS}, got {self.init!r}")
-        if not (isinstance(self.average, numbers.Real) and 0 <= self.average < 1):
-            raise ValueError(f"average must be in [0, 1), got {self.average!r}")
-        for name in ("alpha_W", "alpha_Z", "rank_tol", "tol", "step_decay"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or not (0 <= value < float("inf")):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if self.rank_tol >= 1:
-            raise ValueError(f"rank_tol must be < 1, got {self.rank_tol}")
-        for name, minimum in (("max_epochs", 1), ("inner_iter", 1), ("ae_samples", 1),
-                              ("ae_iter", 0), ("n_iter_no_change", 1)):
-            value = getattr(self, name)
-            if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
-                    or value < minimum):
-                raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        self._check_method_params()
+        for name in ("max_epochs", "n_iter_no_change"):
+            _check_int(self, name, 1)
+        _check_nonneg(self, "tol")
         bs = self.batch_size
         if not (bs == "auto" or (isinstance(bs, numbers.Integral) and not isinstance(bs, bool)
                                  and bs >= 1)):
@@ -136,6 +122,21 @@ class _BaseNMFNetwork(BaseEstimator):
                 f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}"
             )
         return hidden
+
+    def _check_method_params(self):
+        """Parameters of the NMF trainers (the backprop estimators override this)."""
+        if self.method not in _METHODS:
+            raise ValueError(f"method must be one of {_METHODS}, got {self.method!r}")
+        if self.init not in _INITS:
+            raise ValueError(f"init must be one of {_INITS}, got {self.init!r}")
+        if not (isinstance(self.average, numbers.Real) and 0 <= self.average < 1):
+            raise ValueError(f"average must be in [0, 1), got {self.average!r}")
+        for name in ("alpha_W", "alpha_Z", "rank_tol", "step_decay"):
+            _check_nonneg(self, name)
+        if self.rank_tol >= 1:
+            raise ValueError(f"rank_tol must be < 1, got {self.rank_tol}")
+        for name, minimum in (("inner_iter", 1), ("ae_samples", 1), ("ae_iter", 0)):
+            _check_int(self, name, minimum)
 
     # --- fit ----------------------------------------------------------------------------------
 
@@ -193,23 +194,15 @@ class _BaseNMFNetwork(BaseEstimator):
         m_train = Xc.shape[1]
         if m_train < 2:
             raise ValueError(f"n_samples={m_train}: at least 2 samples are needed to train")
-        batch_size = min(5000, m_train) if self.batch_size == "auto" else int(self.batch_size)
+        batch_size = (min(self._auto_batch_size, m_train) if self.batch_size == "auto"
+                      else int(self.batch_size))
         if batch_size > m_train:
             raise ValueError(
                 f"batch_size={batch_size} is larger than the number of training samples "
                 f"({m_train}); use a smaller batch_size or 'auto'"
             )
-        bias = self.method == "bias-reg" and bool(self.bias)
-        lam_w = float(self.alpha_W) if self.method == "bias-reg" else 0.0
         sizes = [n0, *hidden, Y.shape[0]]
-
         t0 = time.perf_counter()
-        inputs = prepare_inputs(Xc, float(self.rank_tol), xp=xp)
-        if self.init == "autoencoder":
-            W = autoencoder_init(inputs, Y, sizes, bias=bias, lam_w=lam_w,
-                                 n_samples=self.ae_samples, iter_ae=self.ae_iter, rng=rng, xp=xp)
-        else:
-            W = random_weights(sizes, bias=bias, rng=rng, xp=xp, device=dev, dtype=dtype)
 
         score = None
         if val is not None:
@@ -225,17 +218,8 @@ class _BaseNMFNetwork(BaseEstimator):
         def callback(record, Wk):
             return self._after_epoch(record, Wk, stop_state)
 
-        decay = float(self.step_decay)
-        relax = (lambda epoch: 1.0 / (1.0 + decay * (epoch - 1))) if decay else None
-        common = dict(batch_size=batch_size, max_epochs=self.max_epochs,
-                      inner_iter=self.inner_iter, tau=float(self.rank_tol), rng=rng,
-                      inputs=inputs, score=score, callback=callback,
-                      average=float(self.average), relax=relax, xp=xp)
-        if self.method == "bias-reg":
-            W, history = train_bias_reg(Xc, Y, W, lam_w=lam_w, lam_z=float(self.alpha_Z),
-                                        **common)
-        else:
-            W, history = train_original(Xc, Y, W, **common)
+        W, history = self._train(Xc, Y, sizes, batch_size=batch_size, rng=rng, score=score,
+                                 callback=callback, xp=xp, device=dev, dtype=dtype)
         if self.early_stopping and stop_state["best_W"] is not None:
             W = stop_state["best_W"]
         self.fit_time_ = time.perf_counter() - t0
@@ -246,10 +230,32 @@ class _BaseNMFNetwork(BaseEstimator):
         self.epoch_times_ = [r.seconds for r in history.records]
         self.validation_scores_ = history.val_scores if val is not None else None
         self.best_validation_score_ = (max(self.validation_scores_) if val is not None else None)
-        self.rank_ = inputs.rank
         self.batch_size_ = batch_size
         self.backend_ = namespace_name(xp)
         return self
+
+    _auto_batch_size = 5000
+
+    def _train(self, Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype):
+        """Initial weights and the trainer of ``method``; returns ``(W̃ list, history)``."""
+        bias = self.method == "bias-reg" and bool(self.bias)
+        lam_w = float(self.alpha_W) if self.method == "bias-reg" else 0.0
+        inputs = prepare_inputs(Xc, float(self.rank_tol), xp=xp)
+        self.rank_ = inputs.rank
+        if self.init == "autoencoder":
+            W = autoencoder_init(inputs, Y, sizes, bias=bias, lam_w=lam_w,
+                                 n_samples=self.ae_samples, iter_ae=self.ae_iter, rng=rng, xp=xp)
+        else:
+            W = random_weights(sizes, bias=bias, rng=rng, xp=xp, device=device, dtype=dtype)
+        decay = float(self.step_decay)
+        relax = (lambda epoch: 1.0 / (1.0 + decay * (epoch - 1))) if decay else None
+        common = dict(batch_size=batch_size, max_epochs=self.max_epochs,
+                      inner_iter=self.inner_iter, tau=float(self.rank_tol), rng=rng,
+                      inputs=inputs, score=score, callback=callback,
+                      average=float(self.average), relax=relax, xp=xp)
+        if self.method == "bias-reg":
+            return train_bias_reg(Xc, Y, W, lam_w=lam_w, lam_z=float(self.alpha_Z), **common)
+        return train_original(Xc, Y, W, **common)
 
     def _after_epoch(self, record, W, st):
         stop = False
@@ -546,3 +552,15 @@ def _check_2d(X, name):
 
 def _is_numpy(x):
     return array_api_compat.is_numpy_array(x)
+
+
+def _check_nonneg(est, name):
+    value = getattr(est, name)
+    if not isinstance(value, numbers.Real) or not (0 <= value < float("inf")):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def _check_int(est, name, minimum):
+    value = getattr(est, name)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
