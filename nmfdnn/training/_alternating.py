@@ -19,8 +19,8 @@ from nmfdnn.factorizations import (
     semi_nmf_step,
 )
 from nmfdnn.training._minibatch import (
+    _check_network_shapes,
     _check_training_args,
-    _check_weights,
     prepare_inputs,
     run_epochs,
 )
@@ -122,10 +122,7 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     """
     xp = get_namespace(X, Y, xp=xp)
     _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, xp=xp)
-    sizes = [X.shape[0]] + [Wi.shape[0] for Wi in W]
-    _check_weights(W, sizes, bias=False)
-    if sizes[-1] != Y.shape[0]:
-        raise ValueError(f"the output layer has {sizes[-1]} units but Y has {Y.shape[0]} rows")
+    _check_network_shapes(X, Y, W, bias=False)
     if inputs is None:
         inputs = prepare_inputs(X, tau, xp=xp)
 

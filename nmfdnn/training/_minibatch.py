@@ -331,6 +331,15 @@ def _check_weights(W, sizes, bias):
             raise ValueError(f"W[{i - 1}] (layer {i}) must have shape {shape}, got {Wi.shape}")
 
 
+def _check_network_shapes(X, Y, W, *, bias):
+    """Layer widths ``[n0, n1, ..., nd]`` of the weights ``W``, checked against ``X`` and ``Y``."""
+    sizes = [X.shape[0]] + [Wi.shape[0] for Wi in W]
+    _check_weights(W, sizes, bias=bias)
+    if sizes[-1] != Y.shape[0]:
+        raise ValueError(f"the output layer has {sizes[-1]} units but Y has {Y.shape[0]} rows")
+    return sizes
+
+
 def prepare_inputs(X, tau, *, xp):
     """The low-rank input of §1.5 (once per run): ``X ≈ Q diag(σ) Vt``, rank by ``σ_i ≥ τ σ_1``.
 
@@ -388,10 +397,7 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
     _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, xp=xp)
     lam_w = check_nonnegative_scalar(lam_w, "lam_w")
     lam_z = check_nonnegative_scalar(lam_z, "lam_z")
-    sizes = [X.shape[0]] + [Wi.shape[0] for Wi in W]
-    _check_weights(W, sizes, bias=W[0].shape[1] == X.shape[0] + 1)
-    if sizes[-1] != Y.shape[0]:
-        raise ValueError(f"the output layer has {sizes[-1]} units but Y has {Y.shape[0]} rows")
+    _check_network_shapes(X, Y, W, bias=W[0].shape[1] == X.shape[0] + 1)
     if inputs is None:
         inputs = prepare_inputs(X, tau, xp=xp)
 
