@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from array_api_compat import device as _device
 
-__all__ = ["relu", "pos", "neg", "affine", "gram_tilde", "cross_tilde", "split_bias", "sq_norm"]
+__all__ = ["relu", "pos", "neg", "affine", "gram_tilde", "cross_tilde", "split_bias", "sq_norm",
+           "flush_subnormal"]
 
 
 def relu(A, *, xp):
@@ -63,3 +64,16 @@ def sq_norm(A, *, xp):
     """``‖A‖²_F`` as a 0-d array (stays on the device)."""
     return xp.sum(A * A)
 
+
+
+def flush_subnormal(A, *, xp):
+    """``A`` with its subnormal entries (``0 < |a| < finfo.smallest_normal``) set to zero.
+
+    Adam's moment estimates of parameters whose gradient stays zero (dead units, always-zero
+    input pixels) decay geometrically into the subnormal range, where x86 arithmetic is
+    10–100× slower: on MNIST [1000, 500] a float32 backprop epoch slowed from 9 s to 25 s by
+    the fourth epoch.  Flushing them (a change far below the update's resolution) keeps every
+    epoch at full speed without touching the process-wide floating-point mode.
+    """
+    tiny = float(xp.finfo(A.dtype).smallest_normal)
+    return xp.where(xp.abs(A) < tiny, xp.zeros((), dtype=A.dtype, device=_device(A)), A)

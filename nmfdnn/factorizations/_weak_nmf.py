@@ -30,6 +30,7 @@ from array_api_compat import device as _device
 
 from nmfdnn._array_api import get_namespace
 from nmfdnn._host import check_random_state, random_uniform
+from nmfdnn._ops import flush_subnormal
 from nmfdnn._validation import (
     check_matrix,
     check_nonnegative_scalar,
@@ -309,8 +310,8 @@ def adamw_step(theta, grad, m, v, t, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-
     xp = get_namespace(theta, grad, xp=xp)
     if weight_decay:
         theta = theta * (1.0 - lr * weight_decay)
-    m = beta1 * m + (1.0 - beta1) * grad
-    v = beta2 * v + (1.0 - beta2) * (grad * grad)
+    m = flush_subnormal(beta1 * m + (1.0 - beta1) * grad, xp=xp)  # see flush_subnormal
+    v = flush_subnormal(beta2 * v + (1.0 - beta2) * (grad * grad), xp=xp)
     c1 = 1.0 - beta1**t
     c2 = 1.0 - beta2**t
     theta = theta - (lr / c1) * m / (xp.sqrt(v / c2) + eps)
