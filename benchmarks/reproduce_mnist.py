@@ -93,6 +93,8 @@ def main(argv=None):
     p.add_argument("--rank-tol", type=float, default=4e-2)
     p.add_argument("--init", default="random", choices=["random", "autoencoder"])
     p.add_argument("--average", type=float, default=0.0, help="weight EMA β (experimental)")
+    p.add_argument("--omega", type=float, default=1.0, help="hidden layers' step ω in (0, 2)")
+    p.add_argument("--refit-output", action="store_true", help="refit the output layer at the end")
     p.add_argument("--step-decay", type=float, default=0.0, help="relaxation decay (experimental)")
     p.add_argument("--subset", type=int, default=None, help="use the first N training images")
     p.add_argument("--backend", default=None)
@@ -111,6 +113,10 @@ def main(argv=None):
         extra["average"] = args.average
     if args.step_decay:
         extra["step_decay"] = args.step_decay
+    if args.omega != 1.0:
+        extra["omega"] = args.omega
+    if args.refit_output:
+        extra["refit_output"] = True
     for arch in archs:
         hidden = tuple(int(h) for h in arch.split(","))
         for method in methods:

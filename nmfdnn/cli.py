@@ -60,6 +60,12 @@ def build_parser():
     train.add_argument("--alpha-W", type=float, default=1e-3, help="λ_W (default 1e-3)")
     train.add_argument("--alpha-Z", type=float, default=1e-5, help="λ_Z (default 1e-5)")
     train.add_argument("--rank-tol", type=float, default=4e-2, help="τ of the low-rank input")
+    train.add_argument("--omega", type=float, default=1.0,
+                       help="step of the hidden layers' updates, in (0, 2) (default 1)")
+    train.add_argument("--average", type=float, default=0.0,
+                       help="β of the weight average across mini-batches (default 0: off)")
+    train.add_argument("--refit-output", action="store_true",
+                       help="refit the output layer on all training samples at the end")
     train.add_argument("--subset", type=int, default=None, help="train on the first N samples")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--save", default=None, metavar="FILE",
@@ -149,7 +155,8 @@ def _train(args):
     clf = NMFNetworkClassifier(
         hidden, method=args.method, batch_size=batch, max_epochs=args.epochs,
         inner_iter=args.inner_iter, alpha_W=args.alpha_W, alpha_Z=args.alpha_Z,
-        rank_tol=args.rank_tol, init=args.init, backend=args.backend, device=args.device,
+        rank_tol=args.rank_tol, init=args.init, omega=args.omega, average=args.average,
+        refit_output=args.refit_output, backend=args.backend, device=args.device,
         dtype=args.dtype, random_state=args.seed, callbacks=[progress],
     )
     print(f"{args.dataset}: {X.shape[0]} training / {Xt.shape[0]} test samples, {X.shape[1]} "

@@ -13,6 +13,7 @@ from nmfdnn.training import (
     original_minibatch_step,
     prepare_inputs,
     random_weights,
+    refit_output_layer,
     run_epochs,
     train_bias_reg,
     train_original,
@@ -313,3 +314,94 @@ def test_weight_average_and_relaxation(problem, rng):
             avg = W if avg is None else [0.5 * a + 0.5 * w for a, w in zip(avg, W)]
     for a, b in zip(W_avg, avg):
         np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-5, atol=1e-6)
+
+
+def test_omega_relaxes_hidden_layers_only(problem, rng):
+    """omega=ω: W_i ← W_i + ω (W_i^new − W_i) for the hidden layers after every mini-batch; the
+    output layer keeps its solve (checked against a loop over the plain step)."""
+    _light_on_jax(problem)
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng, m=120)
+    inputs = prepare_inputs(X, 0.0, xp=xp)
+    W0 = random_weights([4, 6, 5, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+
+    def step(W, VJ, YJ):
+        return bias_reg_minibatch_step(W, VJ, YJ, inputs, lam_w=1e-2, lam_z=1e-3, xp=xp)
+
+    W_run, _ = run_epochs(step, W0, Y, inputs, batch_size=60, max_epochs=2,
+                          rng=np.random.default_rng(5), omega=1.5, xp=xp)
+    perm_rng = np.random.default_rng(5)
+    W = W0
+    for _ in (1, 2):
+        perm = perm_rng.permutation(120)
+        for b in range(2):
+            J = xp.asarray(perm[60 * b: 60 * (b + 1)], device=problem.device)
+            new, _ = step(W, xp.take(inputs.Vt, J, axis=1), xp.take(Y, J, axis=1))
+            W = [Wo + 1.5 * (Wn - Wo) for Wo, Wn in zip(W[:-1], new[:-1])] + [new[-1]]
+    for a, b in zip(W_run, W):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("omega", [0.0, 2.0, -1.0, "1.5", True])
+def test_bad_omega(problem, rng, omega):
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng, m=40)
+    W0 = random_weights([4, 3, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+    with pytest.raises(ValueError, match="omega"):
+        train_bias_reg(X, Y, W0, batch_size=20, max_epochs=1, rng=np.random.default_rng(0),
+                       omega=omega, xp=xp)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_refit_output_layer_is_the_ridge_solution(problem, rng, bias):
+    """refit_output_layer = ridge least squares of Y on the network's features of all samples
+    (numpy.linalg.lstsq on the augmented system), accumulated over column blocks."""
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng, m=90)
+    W0 = random_weights([4, 7, 5, 2], bias=bias, rng=np.random.default_rng(2), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+    lam = 0.3
+    W = refit_output_layer(W0, X, Y, lam_w=lam, batch_size=25, xp=xp)  # 4 blocks
+    for a, b in zip(W[:-1], W0[:-1]):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+    Z = to_numpy(X).astype(np.float64)
+    for Wi in (to_numpy(w).astype(np.float64) for w in W0[:-1]):
+        Z = relu(Wi[:, :-1] @ Z + Wi[:, -1:]) if bias else relu(Wi @ Z)
+    Zt = np.vstack([Z, np.ones((1, Z.shape[1]))]) if bias else Z
+    k = Zt.shape[0]
+    A = np.vstack([Zt.T, np.sqrt(lam) * np.eye(k)])
+    B = np.vstack([to_numpy(Y).T.astype(np.float64), np.zeros((k, Y.shape[0]))])
+    ref = np.linalg.lstsq(A, B, rcond=None)[0].T
+    eps = float(xp.finfo(problem.dtype).eps)
+    problem.assert_close(W[-1], ref, atol=1e3 * eps)  # a dead unit's coefficient is ~0
+
+
+def test_refit_output_lowers_the_objective(problem, rng):
+    """train_bias_reg(refit_output=True): the output layer minimizes (9) over W̃_d, so the
+    full-data objective is not above the one of the same run without the refit."""
+    _light_on_jax(problem)
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng)
+    lam = 1e-2
+
+    def objective(W):
+        Z = to_numpy(X).astype(np.float64)
+        Wh = [to_numpy(w).astype(np.float64) for w in W]
+        for Wi in Wh[:-1]:
+            Z = relu(Wi[:, :-1] @ Z + Wi[:, -1:])
+        out = Wh[-1][:, :-1] @ Z + Wh[-1][:, -1:]
+        return 0.5 * np.sum((to_numpy(Y) - out) ** 2) + 0.5 * lam * np.sum(Wh[-1] ** 2)
+
+    runs = []
+    for refit in (False, True):
+        W0 = random_weights([4, 20, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
+                            device=problem.device, dtype=problem.dtype)
+        W, _ = train_bias_reg(X, Y, W0, batch_size=50, max_epochs=2, lam_w=lam,
+                              rng=np.random.default_rng(1), refit_output=refit, xp=xp)
+        runs.append(W)
+    for a, b in zip(runs[0][:-1], runs[1][:-1]):  # the hidden layers are untouched
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+    assert objective(runs[1]) <= objective(runs[0]) * (1 + 1e-5)
+    assert objective(runs[1]) < 0.999 * objective(runs[0])  # and it does move on this toy

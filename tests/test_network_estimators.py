@@ -284,6 +284,8 @@ def test_bad_data(change, exc, match):
         (dict(init="zeros"), "init"),
         (dict(hidden_layer_sizes=()), "hidden_layer_sizes"),
         (dict(dtype="float16"), "dtype"),
+        (dict(omega=2.0), "omega"),
+        (dict(average=1.0), "average"),
     ],
 )
 def test_bad_parameters(params, match):
@@ -328,9 +330,10 @@ def test_estimator_forwards_parameters_to_the_trainer(monkeypatch, method):
     X, y, _, _ = make_disk(n_train=80, random_state=0)
     NMFNetworkClassifier((7, 5), method=method, batch_size=40, max_epochs=3, inner_iter=2,
                          alpha_W=0.5, alpha_Z=0.25, rank_tol=0.0, average=0.5,
-                         step_decay=1.0, random_state=0).fit(X, y)
+                         step_decay=1.0, omega=1.25, refit_output=True, random_state=0).fit(X, y)
     assert seen["batch_size"] == 40 and seen["max_epochs"] == 3 and seen["inner_iter"] == 2
     assert seen["tau"] == 0.0 and seen["average"] == 0.5
+    assert seen["omega"] == 1.25 and seen["refit_output"] is True
     assert seen["relax"](1) == 1.0 and seen["relax"](3) == pytest.approx(1 / 3)
     assert seen["X"].shape == (2, 80) and seen["Y"].shape == (2, 80)  # columns inside
     if method == "bias-reg":

@@ -32,6 +32,7 @@ from nmfdnn.training import (
     train_bias_reg,
     train_original,
 )
+from nmfdnn.training._minibatch import check_omega
 
 __all__ = ["NMFNetworkClassifier", "NMFNetworkRegressor"]
 
@@ -58,6 +59,8 @@ class _BaseNMFNetwork(BaseEstimator):
         ae_samples=5000,
         ae_iter=5,
         average=0.0,
+        omega=1.0,
+        refit_output=False,
         step_decay=0.0,
         early_stopping=False,
         validation_fraction=0.1,
@@ -83,6 +86,8 @@ class _BaseNMFNetwork(BaseEstimator):
         self.ae_samples = ae_samples
         self.ae_iter = ae_iter
         self.average = average
+        self.omega = omega
+        self.refit_output = refit_output
         self.step_decay = step_decay
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -131,6 +136,7 @@ class _BaseNMFNetwork(BaseEstimator):
             raise ValueError(f"init must be one of {_INITS}, got {self.init!r}")
         if not (isinstance(self.average, numbers.Real) and 0 <= self.average < 1):
             raise ValueError(f"average must be in [0, 1), got {self.average!r}")
+        check_omega(self.omega)
         for name in ("alpha_W", "alpha_Z", "rank_tol", "step_decay"):
             _check_nonneg(self, name)
         if self.rank_tol >= 1:
@@ -252,7 +258,8 @@ class _BaseNMFNetwork(BaseEstimator):
         common = dict(batch_size=batch_size, max_epochs=self.max_epochs,
                       inner_iter=self.inner_iter, tau=float(self.rank_tol), rng=rng,
                       inputs=inputs, score=score, callback=callback,
-                      average=float(self.average), relax=relax, xp=xp)
+                      average=float(self.average), relax=relax, omega=float(self.omega),
+                      refit_output=bool(self.refit_output), xp=xp)
         if self.method == "bias-reg":
             return train_bias_reg(Xc, Y, W, lam_w=lam_w, lam_z=float(self.alpha_Z), **common)
         return train_original(Xc, Y, W, **common)
@@ -353,7 +360,16 @@ class NMFNetworkClassifier(ClassifierMixin, _BaseNMFNetwork):
         Samples and iterations of the autoencoder.
     average : float in [0, 1), default=0.0
         β of an exponential moving average of the weights across mini-batches; the averaged
-        weights are the fitted ones (0: off).  An experimental lever (docs/mnist.md).
+        weights are the fitted ones (0: off).  β = 0.9 is a horizon of about one epoch of
+        MNIST (12 mini-batches); see docs/mnist.md.
+    omega : float in (0, 2), default=1.0
+        Step of the hidden layers' weight updates after every mini-batch,
+        ``W̃_i ← W̃_i + ω (W̃_i^{new} − W̃_i)`` (the ω of ALGORITHMS.md §1.2); values in (1, 2)
+        over-relax.  docs/mnist.md measures ω = 1.8.
+    refit_output : bool, default=False
+        After the last epoch, refit the output layer by ridge least squares on the network's
+        features of all training samples (:func:`nmfdnn.training.refit_output_layer`); one
+        more pass over the data.  ``validation_scores_`` are those of the epochs, before it.
     step_decay : float, default=0.0
         Relax each mini-batch update to ``W ← W_old + ω_e (W_new − W_old)`` with
         ``ω_e = 1 / (1 + step_decay·(e − 1))`` in epoch e (0: plain updates).  Experimental.

@@ -14,6 +14,7 @@ from nmfdnn.training._minibatch import (
     batch_bounds,
     bias_reg_minibatch_step,
     prepare_inputs,
+    refit_output_layer,
     run_epochs,
     train_bias_reg,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "prepare_inputs",
     "random_weights",
     "reduce_first_layer",
+    "refit_output_layer",
     "run_epochs",
     "train_bias_reg",
     "train_original",

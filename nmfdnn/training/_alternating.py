@@ -21,7 +21,9 @@ from nmfdnn.factorizations import (
 from nmfdnn.training._minibatch import (
     _check_network_shapes,
     _check_training_args,
+    check_omega,
     prepare_inputs,
+    refit_output_layer,
     run_epochs,
 )
 from nmfdnn.training._network import forward, reduce_first_layer
@@ -99,7 +101,7 @@ def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, xp):
 
 def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau=4e-2,
                    rcond=None, rng, inputs=None, score=None, callback=None, average=0.0,
-                   relax=None, xp=None):
+                   relax=None, omega=1.0, refit_output=False, xp=None):
     """Train a ReLU network (no bias) by the original alternating scheme (§4).
 
     Minimizes ``½‖Y − W_d f(W_{d−1} ⋯ f(W_1 X))‖²_F`` layer by layer without backpropagation.
@@ -110,8 +112,10 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     Y : array of shape (n_d, m)
     W : list of arrays
         Initial ``W_i`` of shape ``(n_i, n_{i−1})``.
-    batch_size, max_epochs, inner_iter, tau, rng, inputs, score, callback, average, relax, xp
-        As in :func:`nmfdnn.training.train_bias_reg`.
+    batch_size, max_epochs, inner_iter, tau, rng, inputs, score, callback, average, relax,
+    omega, refit_output, xp
+        As in :func:`nmfdnn.training.train_bias_reg` (the refit is a least-squares solve,
+        ``(Z Zᵀ)⁺``, without regularization).
     rcond : float, optional
         Pseudo-inverse cut-off.
 
@@ -122,6 +126,7 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     """
     xp = get_namespace(X, Y, xp=xp)
     _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, xp=xp)
+    omega = check_omega(omega)
     _check_network_shapes(X, Y, W, bias=False)
     if inputs is None:
         inputs = prepare_inputs(X, tau, xp=xp)
@@ -130,5 +135,9 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
         return original_minibatch_step(Wk, VJ, YJ, inputs, inner_iter=inner_iter, rcond=rcond,
                                        xp=xp)
 
-    return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
-                      score=score, callback=callback, average=average, relax=relax, xp=xp)
+    W, history = run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs,
+                            rng=rng, score=score, callback=callback, average=average, relax=relax,
+                            omega=omega, xp=xp)
+    if refit_output:
+        W = refit_output_layer(W, X, Y, lam_w=0.0, batch_size=batch_size, xp=xp)
+    return W, history

@@ -20,7 +20,8 @@ from array_api_compat import device as _device
 
 from nmfdnn._array_api import get_namespace
 from nmfdnn._host import to_numpy
-from nmfdnn._ops import affine, sq_norm
+from nmfdnn._linalg import solve_gram_right
+from nmfdnn._ops import affine, cross_tilde, gram_tilde, relu, sq_norm
 from nmfdnn._validation import (
     NumericalError,
     check_matrix,
@@ -42,6 +43,7 @@ __all__ = [
     "TrainingHistory",
     "batch_bounds",
     "prepare_inputs",
+    "refit_output_layer",
     "bias_reg_minibatch_step",
     "run_epochs",
     "train_bias_reg",
@@ -164,7 +166,7 @@ def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, xp
 
 
 def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, callback=None,
-               average=0.0, relax=None, xp):
+               average=0.0, relax=None, omega=1.0, xp):
     """The epoch loop of Algorithms 3 and 4: random mini-batches, records read once per epoch.
 
     For every epoch a permutation of the m columns is drawn on the host (``rng``) and moved to
@@ -202,6 +204,11 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
     relax : callable, optional
         ``relax(epoch) -> ω`` in (0, 1]: every mini-batch update is relaxed to
         ``W ← W_old + ω (W_new − W_old)`` (a step schedule across epochs; default: ω = 1).
+    omega : float in (0, 2), default=1.0
+        Step of the hidden layers' weight updates, ``W̃_i ← W̃_i + ω (W̃_i^{new} − W̃_i)`` for
+        i = 1 … d−1 after every mini-batch (the output layer keeps its solve).  This is the ω of
+        §1.2 (``X ← X + ω R A†``): for the first layer, whose update is the U-step alone, it is
+        exactly that step; ω = 1 is the plain solve, ω ∈ (1, 2) over-relaxation.
     xp : namespace
 
     Returns
@@ -224,7 +231,8 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
     d = len(W)
     W_avg = None  # the average starts at the first mini-batch's weights, not the initial ones
     for epoch in range(1, max_epochs + 1):
-        omega = 1.0 if relax is None else float(relax(epoch))
+        rho = 1.0 if relax is None else float(relax(epoch))
+        steps = [rho * omega] * (d - 1) + [rho]  # hidden layers, then the output layer
         t0 = time.perf_counter()
         perm = xp.asarray(rng.permutation(m), device=dev)  # one transfer per epoch
         losses = []
@@ -237,8 +245,8 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
                 W_new, loss = step(W, VJ, YJ)
             except Exception as exc:  # a backend's linalg refusing non-finite input
                 _raise_step_failure(exc, epoch, W, VJ, inputs, xp=xp)
-            if omega != 1.0:
-                W_new = [Wo + omega * (Wn - Wo) for Wo, Wn in zip(W, W_new)]
+            W_new = [Wn if w == 1.0 else Wo + w * (Wn - Wo)
+                     for w, Wo, Wn in zip(steps, W, W_new)]
             W = W_new
             if average:
                 W_avg = W if W_avg is None else [
@@ -322,6 +330,13 @@ def _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, *, xp):
         raise ValueError(f"tau (rank_tol) must be < 1, got {tau}")
 
 
+def check_omega(omega):
+    """ω of the hidden layers' steps: a real in (0, 2) (over-relaxation diverges at ω ≥ 2)."""
+    if isinstance(omega, bool) or not isinstance(omega, (int, float)) or not 0 < omega < 2:
+        raise ValueError(f"omega must be a number in (0, 2), got {omega!r}")
+    return float(omega)
+
+
 def _check_weights(W, sizes, bias):
     if len(W) != len(sizes) - 1:
         raise ValueError(f"expected {len(sizes) - 1} weight matrices, got {len(W)}")
@@ -340,6 +355,49 @@ def _check_network_shapes(X, Y, W, *, bias):
     return sizes
 
 
+def refit_output_layer(W, X, Y, *, lam_w, batch_size, xp):
+    """The output layer refitted on the network's own features of the whole training set.
+
+    .. math::
+
+        W̃_d = Y Z̃_{d−1}ᵀ (Z̃_{d−1} Z̃_{d−1}ᵀ + λ_W I)^{-1}, \\qquad
+        Z_{d−1} = f(W̃_{d−1} ⋯ f(W̃_1 X̃))
+
+    i.e. problem (10) for ``W̃_d`` with the hidden layers fixed, which is exactly the
+    minimization of the objective (9) over ``W̃_d``.  The mini-batch solves fit ``W̃_d`` to one
+    batch at a time (and, with ``average``, average such fits); this last solve makes the output
+    layer consistent with the final hidden layers on all samples.  The Gram matrix and the
+    cross product are accumulated over column blocks of ``batch_size`` (memory
+    ``O(n_{d−1}·batch_size)``, never ``m × m``); ``(Z Zᵀ)⁺`` when ``λ_W = 0``.
+
+    Parameters
+    ----------
+    W : list of arrays
+        Trained ``W̃_1 … W̃_d``.
+    X : array of shape (n_0, m)
+    Y : array of shape (n_d, m)
+    lam_w : float
+    batch_size : int
+    xp : namespace
+
+    Returns
+    -------
+    list of arrays
+        ``W`` with the last matrix replaced.
+    """
+    n_last = W[-2].shape[0] if len(W) > 1 else X.shape[0]  # width of Z_{d−1}
+    bias = W[-1].shape[1] == n_last + 1
+    G = C = None
+    for start, stop in batch_bounds(X.shape[1], batch_size):
+        Z = X[:, start:stop]
+        for Wi in W[:-1]:
+            Z = relu(affine(Wi, Z, xp=xp), xp=xp)
+        Gb = gram_tilde(Z, bias=bias, xp=xp)
+        Cb = cross_tilde(Y[:, start:stop], Z, bias=bias, xp=xp)
+        G, C = (Gb, Cb) if G is None else (G + Gb, C + Cb)
+    return list(W[:-1]) + [solve_gram_right(G, C, lam_w, xp=xp)]
+
+
 def prepare_inputs(X, tau, *, xp):
     """The low-rank input of §1.5 (once per run): ``X ≈ Q diag(σ) Vt``, rank by ``σ_i ≥ τ σ_1``.
 
@@ -351,7 +409,7 @@ def prepare_inputs(X, tau, *, xp):
 
 def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z=1e-5,
                    inner_iter=1, tau=4e-2, rng, inputs=None, score=None, callback=None,
-                   average=0.0, relax=None, xp=None):
+                   average=0.0, relax=None, omega=1.0, refit_output=False, xp=None):
     """Train a ReLU network by Algorithm 3 (bias and regularization; ALGORITHMS.md §2).
 
     Minimizes, mini-batch by mini-batch, the layer problems (13)–(15) of
@@ -384,8 +442,11 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
         Host generator of the mini-batch permutations.
     inputs : InputBlock, optional
         Precomputed low-rank input of ``X`` (skips the decomposition).
-    score, callback, average, relax
+    score, callback, average, relax, omega
         See :func:`run_epochs`.
+    refit_output : bool, default=False
+        After the last epoch, refit the output layer on all training samples
+        (:func:`refit_output_layer`).
     xp : namespace, optional
 
     Returns
@@ -395,6 +456,7 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
     """
     xp = get_namespace(X, Y, xp=xp)
     _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, xp=xp)
+    omega = check_omega(omega)
     lam_w = check_nonnegative_scalar(lam_w, "lam_w")
     lam_z = check_nonnegative_scalar(lam_z, "lam_z")
     _check_network_shapes(X, Y, W, bias=W[0].shape[1] == X.shape[0] + 1)
@@ -405,5 +467,9 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
         return bias_reg_minibatch_step(Wk, VJ, YJ, inputs, lam_w=lam_w, lam_z=lam_z,
                                        inner_iter=inner_iter, xp=xp)
 
-    return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
-                      score=score, callback=callback, average=average, relax=relax, xp=xp)
+    W, history = run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs,
+                            rng=rng, score=score, callback=callback, average=average, relax=relax,
+                            omega=omega, xp=xp)
+    if refit_output:
+        W = refit_output_layer(W, X, Y, lam_w=lam_w, batch_size=batch_size, xp=xp)
+    return W, history
