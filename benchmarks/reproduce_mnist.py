@@ -94,13 +94,17 @@ def main(argv=None):
     p.add_argument("--init", default="random", choices=["random", "autoencoder"])
     p.add_argument("--average", type=float, default=0.0, help="weight EMA β (experimental)")
     p.add_argument("--omega", type=float, default=1.0, help="hidden layers' step ω in (0, 2)")
-    p.add_argument("--refit-output", action="store_true", help="refit the output layer at the end")
+    p.add_argument("--refit-output", dest="refit_output", action="store_true", default=True,
+                   help="refit the output layer on all training samples at the end (default)")
+    p.add_argument("--no-refit-output", dest="refit_output", action="store_false",
+                   help="keep the last mini-batch's output layer (the papers' Algorithm 3)")
     p.add_argument("--step-decay", type=float, default=0.0, help="relaxation decay (experimental)")
     p.add_argument("--subset", type=int, default=None, help="use the first N training images")
     p.add_argument("--backend", default=None)
     p.add_argument("--device", default=None)
     p.add_argument("--dtype", default="float32")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-baselines", action="store_true", help="skip the BASELINES (backprop)")
     p.add_argument("--out", default="mnist_results.jsonl")
     args = p.parse_args(argv)
     X, y, Xt, yt = load_mnist(args.data)
@@ -115,8 +119,7 @@ def main(argv=None):
         extra["step_decay"] = args.step_decay
     if args.omega != 1.0:
         extra["omega"] = args.omega
-    if args.refit_output:
-        extra["refit_output"] = True
+    extra["refit_output"] = args.refit_output
     for arch in archs:
         hidden = tuple(int(h) for h in arch.split(","))
         for method in methods:
@@ -127,7 +130,7 @@ def main(argv=None):
             print(json.dumps(res), flush=True)
             with open(args.out, "a") as f:
                 f.write(json.dumps(res) + "\n")
-        for name, baseline in BASELINES.items():
+        for name, baseline in ({} if args.no_baselines else BASELINES).items():
             res = baseline(X, y, Xt, yt, hidden, args)
             res.update(arch=arch, method=name, paper_test_error=PAPER.get(arch, {}).get("bp"))
             print(json.dumps(res), flush=True)

@@ -64,8 +64,9 @@ def build_parser():
                        help="step of the hidden layers' updates, in (0, 2) (default 1)")
     train.add_argument("--average", type=float, default=0.0,
                        help="β of the weight average across mini-batches (default 0: off)")
-    train.add_argument("--refit-output", action="store_true",
-                       help="refit the output layer on all training samples at the end")
+    train.add_argument("--no-refit-output", dest="refit_output", action="store_false",
+                       help="keep the last mini-batch's output layer (default: refit it on "
+                            "all training samples at the end)")
     train.add_argument("--subset", type=int, default=None, help="train on the first N samples")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--save", default=None, metavar="FILE",

@@ -63,14 +63,20 @@ def test_sin_toy_fits_with_bias_and_regularization():
 
 
 def test_disk_toy_accuracy():
-    """§8 model 2 (300 points, hidden [100, 500], 20 epochs), full batch: ≥ 95 %.
+    """§8 model 2 (300 points, hidden [100, 500], the spec's mini-batch of 150, 20 epochs):
+    ≥ 95 % test accuracy, averaged over seeds 0-2 (measured 95.0 / 96.2 / 96.1 %).
 
-    With the paper's mini-batch of 150 (fewer samples per batch than hidden units, so each
-    batch is fitted almost exactly) the accuracy is 92.6–94.9 % over seeds 0–2; the full batch
-    gives 95.7 % (seed 0)."""
+    The output-layer refit (the default) is what makes it: without it the last mini-batch's
+    solve (150 samples, fewer than the 500 hidden units, fitted almost exactly) gives
+    93.4 % on average over seeds 0-4."""
     X, y, Xt, yt = make_disk(random_state=0)
-    clf = NMFNetworkClassifier((100, 500), batch_size=300, max_epochs=20, random_state=0)
-    assert clf.fit(X, y).score(Xt, yt) >= 0.95
+    accs = [NMFNetworkClassifier((100, 500), batch_size=150, max_epochs=20, random_state=seed)
+            .fit(X, y).score(Xt, yt) for seed in range(3)]
+    assert np.mean(accs) >= 0.95, accs
+    plain = [NMFNetworkClassifier((100, 500), batch_size=150, max_epochs=20, random_state=seed,
+                                  refit_output=False).fit(X, y).score(Xt, yt)
+             for seed in range(3)]
+    assert np.mean(plain) < np.mean(accs), (plain, accs)
 
 
 @pytest.mark.parametrize("method", ["bias-reg", "original"])

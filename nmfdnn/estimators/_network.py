@@ -60,7 +60,7 @@ class _BaseNMFNetwork(BaseEstimator):
         ae_iter=5,
         average=0.0,
         omega=1.0,
-        refit_output=False,
+        refit_output=True,
         step_decay=0.0,
         early_stopping=False,
         validation_fraction=0.1,
@@ -366,10 +366,15 @@ class NMFNetworkClassifier(ClassifierMixin, _BaseNMFNetwork):
         Step of the hidden layers' weight updates after every mini-batch,
         ``W̃_i ← W̃_i + ω (W̃_i^{new} − W̃_i)`` (the ω of ALGORITHMS.md §1.2); values in (1, 2)
         over-relax.  docs/mnist.md measures ω = 1.8.
-    refit_output : bool, default=False
-        After the last epoch, refit the output layer by ridge least squares on the network's
-        features of all training samples (:func:`nmfdnn.training.refit_output_layer`); one
-        more pass over the data.  ``validation_scores_`` are those of the epochs, before it.
+    refit_output : bool, default=True
+        After every epoch, refit the output layer by ridge least squares on the network's
+        features of all training samples (:func:`nmfdnn.training.refit_output_layer`): the
+        minimizer of the objective (9) over ``W̃_d`` for the trained hidden layers, at the
+        cost of one more forward pass per epoch.  The refitted weights are the ones scored,
+        kept by early stopping and returned; training continues from the mini-batch
+        solves.  It lowered the test error in every case measured (docs/mnist.md; the
+        disk toy at batch 150: 93.4 → 95.8 % over 5 seeds); ``False`` returns the last
+        mini-batch solve (the papers' Algorithm 3 as written).
     step_decay : float, default=0.0
         Relax each mini-batch update to ``W ← W_old + ω_e (W_new − W_old)`` with
         ``ω_e = 1 / (1 + step_decay·(e − 1))`` in epoch e (0: plain updates).  Experimental.

@@ -135,9 +135,8 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
         return original_minibatch_step(Wk, VJ, YJ, inputs, inner_iter=inner_iter, rcond=rcond,
                                        xp=xp)
 
-    W, history = run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs,
-                            rng=rng, score=score, callback=callback, average=average, relax=relax,
-                            omega=omega, xp=xp)
-    if refit_output:
-        W = refit_output_layer(W, X, Y, lam_w=0.0, batch_size=batch_size, xp=xp)
-    return W, history
+    finish = (lambda Wk: refit_output_layer(Wk, X, Y, lam_w=0.0, batch_size=batch_size, xp=xp)
+              ) if refit_output else None
+    return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
+                      score=score, callback=callback, average=average, relax=relax, omega=omega,
+                      finish=finish, xp=xp)

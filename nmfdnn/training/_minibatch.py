@@ -166,7 +166,7 @@ def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, xp
 
 
 def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, callback=None,
-               average=0.0, relax=None, omega=1.0, xp):
+               average=0.0, relax=None, omega=1.0, finish=None, xp):
     """The epoch loop of Algorithms 3 and 4: random mini-batches, records read once per epoch.
 
     For every epoch a permutation of the m columns is drawn on the host (``rng``) and moved to
@@ -209,12 +209,16 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         i = 1 … d−1 after every mini-batch (the output layer keeps its solve).  This is the ω of
         §1.2 (``X ← X + ω R A†``): for the first layer, whose update is the U-step alone, it is
         exactly that step; ω = 1 is the plain solve, ω ∈ (1, 2) over-relaxation.
+    finish : callable, optional
+        ``finish(W) -> W`` applied after every epoch to the weights that are scored, passed to
+        ``callback`` and returned (e.g. :func:`refit_output_layer`); training continues from
+        the unfinished weights.
     xp : namespace
 
     Returns
     -------
     W : list of arrays
-        The weights after the last epoch (averaged when ``average > 0``).
+        The weights after the last epoch (averaged when ``average > 0``, then ``finish``).
     history : TrainingHistory
 
     Raises
@@ -258,6 +262,8 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
                 for b, Wi in zip(broken, W)
             ]
         W_out = W_avg if average else W
+        if finish is not None:
+            W_out = finish(W_out)
         values = [xp.sum(xp.stack(losses)) / m]
         if score is not None:
             values.append(xp.astype(score(W_out), Y.dtype))
@@ -272,7 +278,7 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         if callback is not None and callback(record, W_out):
             history.stopped_early = epoch < max_epochs
             break
-    return (W_avg if average else W), history
+    return W_out, history
 
 
 def _raise_step_failure(exc, epoch, W, VJ, inputs, *, xp):
@@ -445,8 +451,9 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
     score, callback, average, relax, omega
         See :func:`run_epochs`.
     refit_output : bool, default=False
-        After the last epoch, refit the output layer on all training samples
-        (:func:`refit_output_layer`).
+        After every epoch, refit the output layer on all training samples
+        (:func:`refit_output_layer`) in the weights that are scored and returned (one more
+        forward pass over the data per epoch; training continues from the mini-batch weights).
     xp : namespace, optional
 
     Returns
@@ -467,9 +474,8 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
         return bias_reg_minibatch_step(Wk, VJ, YJ, inputs, lam_w=lam_w, lam_z=lam_z,
                                        inner_iter=inner_iter, xp=xp)
 
-    W, history = run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs,
-                            rng=rng, score=score, callback=callback, average=average, relax=relax,
-                            omega=omega, xp=xp)
-    if refit_output:
-        W = refit_output_layer(W, X, Y, lam_w=lam_w, batch_size=batch_size, xp=xp)
-    return W, history
+    finish = (lambda Wk: refit_output_layer(Wk, X, Y, lam_w=lam_w, batch_size=batch_size, xp=xp)
+              ) if refit_output else None
+    return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
+                      score=score, callback=callback, average=average, relax=relax, omega=omega,
+                      finish=finish, xp=xp)
