@@ -4,6 +4,7 @@ PyTorch autograd + torch.optim.Adam vs scikit-learn's MLPClassifier (one epoch e
 import numpy as np
 import pytest
 from _bench import run_timed
+from _flops import backprop_epoch_flops
 
 from nmfdnn.baselines import adam_init, glorot_init, train_epoch
 from nmfdnn.factorizations import nmf
@@ -66,7 +67,7 @@ def test_backprop_epoch_nmfdnn(benchmark, bk, dtype_name):
                                  batch_size=100, xp=bk.xp)
         return loss
 
-    flops = 3 * 2 * N_SAMPLES * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:]))
+    flops = backprop_epoch_flops(SIZES, N_SAMPLES)
     run_timed(benchmark, bk, epoch, flops=flops, samples=N_SAMPLES, dtype_name=dtype_name,
               group="BP epoch (batch 100)", method="nmfdnn BP", batch=100, rounds=2)
 
