@@ -78,7 +78,8 @@ def headline(rows, batch=HEADLINE_BATCH, bp_batch=BP_BATCH):
     for r in sel:
         label = r["method"] if len(groups_of[r["method"]]) == 1 else \
             f"{r['method']}: {r['group']}"
-        label += f" (batch {r['batch']})"
+        if f"batch {r['batch']}" not in label:
+            label += f" (batch {r['batch']})"
         if label not in cells:
             order.append((r["batch"] != batch, r["group"], label))
         cells[label][(r["backend"], r["dtype"])] = r
