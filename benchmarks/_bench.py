@@ -8,7 +8,28 @@ import time
 
 import numpy as np
 
+from nmfdnn._array_api import namespace_from_name, resolve_device, sync
+
 _GEMM_CACHE = {}
+
+
+class Backend:
+    """A backend under benchmark: namespace, device, and a synchronizing timer."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        lib, _, dev = spec.partition(":")
+        self.lib = lib
+        self.xp = namespace_from_name(lib)
+        gpu = dev == "cuda" or lib == "cupy"
+        self.device = resolve_device(self.xp, "cuda" if gpu else None)
+        self.kind = "gpu" if gpu else "cpu"
+
+    def asarray(self, host, dtype):
+        return self.xp.asarray(np.asarray(host, dtype=dtype), device=self.device)
+
+    def sync(self, *arrays):
+        return sync(*arrays)
 
 
 def gemm_gflops(bk, dtype_name, m=5000, k=1000, n=1000, repeat=5):
@@ -28,8 +49,15 @@ def gemm_gflops(bk, dtype_name, m=5000, k=1000, n=1000, repeat=5):
     return _GEMM_CACHE[key]
 
 
-def run_timed(benchmark, bk, fn, *, flops, samples, dtype_name, group, rounds=5, **info):
-    """Time ``fn()`` (synchronized inside), then store samples/s, GFLOP/s and GEMM efficiency."""
+def run_timed(benchmark, bk, fn, *, flops, samples, dtype_name, group, rounds=5, warmup_rounds=1,
+              **info):
+    """Time ``fn()`` (synchronized inside), then store samples/s, GFLOP/s and GEMM efficiency.
+
+    ``fn`` is called once untimed first (JIT, allocator, BLAS threads), then ``warmup_rounds``
+    more untimed rounds and ``rounds`` timed ones; the minimum is kept.  ``info`` goes into
+    ``extra_info`` and may override ``backend`` (a label, e.g. for a peer library timed against
+    this backend's GEMM).
+    """
 
     def call():
         out = fn()
@@ -38,16 +66,18 @@ def run_timed(benchmark, bk, fn, *, flops, samples, dtype_name, group, rounds=5,
 
     call()  # warm-up: JIT, allocator, BLAS threads
     benchmark.group = group
-    benchmark.pedantic(call, rounds=rounds, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(call, rounds=rounds, iterations=1, warmup_rounds=warmup_rounds)
     if benchmark.stats is None:  # --benchmark-disable: a smoke run, nothing to record
         return None
     seconds = benchmark.stats.stats.min
     achieved = flops / seconds / 1e9
     roof = gemm_gflops(bk, dtype_name)
-    benchmark.extra_info.update(
+    record = dict(
         backend=bk.spec, device=str(bk.device), dtype=dtype_name, samples=samples,
-        samples_per_s=samples / seconds, gflops=achieved, gemm_gflops=roof,
-        efficiency=achieved / roof, machine=f"{platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores", **info,
+        seconds=seconds, samples_per_s=samples / seconds, flops=flops, gflops=achieved,
+        gemm_gflops=roof, efficiency=achieved / roof,
+        machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
     )
+    record.update(info)
+    benchmark.extra_info.update(record)
     return seconds

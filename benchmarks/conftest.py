@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
+from _bench import Backend
 
-from nmfdnn._array_api import gpu_available, namespace_from_name, resolve_device, sync
+from nmfdnn._array_api import gpu_available
 
 ALL_BACKENDS = ["numpy", "torch", "torch:cuda", "cupy", "jax", "jax:cuda"]
 
@@ -26,25 +26,6 @@ def _env_list(name, default):
 
 BATCHES = [int(b) for b in _env_list("NMFDNN_BENCH_BATCHES", ["500", "1000", "2000", "5000",
                                                                 "10000"])]
-
-
-class Backend:
-    """A backend under benchmark: namespace, device, and a synchronizing timer."""
-
-    def __init__(self, spec):
-        self.spec = spec
-        lib, _, dev = spec.partition(":")
-        self.lib = lib
-        self.xp = namespace_from_name(lib)
-        gpu = dev == "cuda" or lib == "cupy"
-        self.device = resolve_device(self.xp, "cuda" if gpu else None)
-        self.kind = "gpu" if gpu else "cpu"
-
-    def asarray(self, host, dtype):
-        return self.xp.asarray(np.asarray(host, dtype=dtype), device=self.device)
-
-    def sync(self, *arrays):
-        return sync(*arrays)
 
 
 def pytest_generate_tests(metafunc):

@@ -1,9 +1,11 @@
 """Peers in the same run: nmfdnn's NMF vs scikit-learn's NMF, nmfdnn's backprop epoch vs
-PyTorch autograd + torch.optim.Adam vs scikit-learn's MLPClassifier (one epoch each)."""
+PyTorch autograd + torch.optim.Adam vs scikit-learn's MLPClassifier (one epoch each; the peers'
+efficiency is against the bare GEMM of their own library, PyTorch's or NumPy's)."""
 
 import numpy as np
 import pytest
-from _bench import run_timed
+from _bench import Backend, run_timed
+from _flops import backprop_epoch_flops
 
 from nmfdnn.baselines import adam_init, glorot_init, train_epoch
 from nmfdnn.factorizations import nmf
@@ -66,7 +68,7 @@ def test_backprop_epoch_nmfdnn(benchmark, bk, dtype_name):
                                  batch_size=100, xp=bk.xp)
         return loss
 
-    flops = 3 * 2 * N_SAMPLES * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:]))
+    flops = backprop_epoch_flops(SIZES, N_SAMPLES)
     run_timed(benchmark, bk, epoch, flops=flops, samples=N_SAMPLES, dtype_name=dtype_name,
               group="BP epoch (batch 100)", method="nmfdnn BP", batch=100, rounds=2)
 
@@ -93,12 +95,9 @@ def test_backprop_epoch_torch_autograd(benchmark, dtype_name):
             opt.step()
         return loss
 
-    benchmark.group = "BP epoch (batch 100)"
-    benchmark.extra_info.update(backend="torch autograd", dtype=dtype_name, method="torch BP",
-                                batch=100, samples=N_SAMPLES)
-    benchmark.pedantic(epoch, rounds=2, iterations=1, warmup_rounds=1)
-    if benchmark.stats is not None:
-        benchmark.extra_info["samples_per_s"] = N_SAMPLES / benchmark.stats.stats.min
+    run_timed(benchmark, Backend("torch"), epoch, flops=backprop_epoch_flops(SIZES, N_SAMPLES),
+              samples=N_SAMPLES, dtype_name=dtype_name, group="BP epoch (batch 100)",
+              method="torch BP", batch=100, rounds=2)
 
 
 def test_backprop_epoch_sklearn_mlp(benchmark, dtype_name):
@@ -109,10 +108,7 @@ def test_backprop_epoch_sklearn_mlp(benchmark, dtype_name):
     X = X.astype(dtype_name)
     model = MLPClassifier(hidden_layer_sizes=SIZES[1:-1], batch_size=100, learning_rate_init=1e-3,
                           random_state=0)
-    benchmark.group = "BP epoch (batch 100)"
-    benchmark.extra_info.update(backend="scikit-learn", dtype=dtype_name, method="sklearn MLP",
-                                batch=100, samples=N_SAMPLES)
-    benchmark.pedantic(lambda: model.partial_fit(X, y, classes=np.arange(10)), rounds=2,
-                       iterations=1)
-    if benchmark.stats is not None:
-        benchmark.extra_info["samples_per_s"] = N_SAMPLES / benchmark.stats.stats.min
+    run_timed(benchmark, Backend("numpy"), lambda: model.partial_fit(X, y, classes=np.arange(10)),
+              flops=backprop_epoch_flops(SIZES, N_SAMPLES), samples=N_SAMPLES,
+              dtype_name=dtype_name, group="BP epoch (batch 100)", method="sklearn MLP",
+              batch=100, rounds=2)

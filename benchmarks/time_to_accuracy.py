@@ -1,0 +1,196 @@
+"""Time to accuracy on MNIST: wall time to reach a test error (2 %), NMF trainer vs
+backpropagation on the same backend, device and dtype — opt-in, not in CI.
+
+    python benchmarks/time_to_accuracy.py --data ../shared/data --backend numpy --dtype float32
+    python benchmarks/time_to_accuracy.py --data ../shared/data --backend torch \\
+        --nmf-params '{"average": 0.9}' --out benchmarks/results/tta_torch_f32
+    python benchmarks/time_to_accuracy.py --from-json benchmarks/results/tta_torch_f32.json
+
+Methods (``--methods``, default ``bias-reg,bp``):
+
+- ``bias-reg``: ``NMFNetworkClassifier([1000, 500], method="bias-reg", batch_size=5000)``,
+  ``--nmf-epochs`` (10) epochs, plus any estimator parameters in ``--nmf-params`` (JSON);
+- ``original``: the same with ``method="original"``;
+- ``bp``: ``BackpropClassifier([1000, 500])``: Adam (10⁻³, 0.9, 0.999, 10⁻⁸), batch 100,
+  ``--bp-epochs`` (10) epochs, plus ``--bp-params``.
+
+Each is fitted with ``X_val, y_val`` = the MNIST test set, so ``validation_scores_`` is the
+test accuracy after every epoch.  The time axis is the estimator's training clock
+(``fit_time_``): the set-up before the first epoch (``fit_time_ − Σ epoch_times_``: low-rank
+input of §1.5, initial weights) and then the cumulative ``epoch_times_``.  Every epoch time
+includes the scoring of the 10 000 test images after that epoch (one forward pass, the same for
+both methods; a few % of an NMF epoch).  Not on the axis: the conversion of the host data to
+the backend at the start of ``fit``, before its clock starts (stored as
+``conversion_seconds`` = wall time of ``fit`` − ``fit_time_``).
+
+Writes ``OUT.json`` (per method: test error per epoch, cumulative seconds, set-up, the time and
+epoch at which the error first reaches ≤ ``--target`` or null; the settings; the machine) and
+``OUT.png`` (test error % against wall time, one line per method, the target as a horizontal
+line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+
+import numpy as np
+
+
+def machine():
+    info = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, " \
+           f"{platform.system()}"
+    try:  # the CPU's name where Linux tells it
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return info
+
+
+def estimator(method, args):
+    common = dict(backend=args.backend, device=args.device, dtype=args.dtype,
+                  random_state=args.seed)
+    hidden = tuple(int(h) for h in args.arch.split(","))
+    if method == "bp":
+        from nmfdnn.estimators import BackpropClassifier
+
+        params = {"batch_size": 100, "max_epochs": args.bp_epochs, **json.loads(args.bp_params)}
+        return f"nmfdnn BP (Adam, batch {params['batch_size']})", \
+            BackpropClassifier(hidden, **common, **params), params
+    from nmfdnn.estimators import NMFNetworkClassifier
+
+    params = {"method": method, "batch_size": 5000, "max_epochs": args.nmf_epochs,
+              **json.loads(args.nmf_params)}
+    return f"nmfdnn {method} (batch {params['batch_size']})", \
+        NMFNetworkClassifier(hidden, **common, **params), params
+
+
+def first_reach(errors, times, target):
+    for e, (err, t) in enumerate(zip(errors, times), start=1):
+        if err <= target:
+            return t, e
+    return None, None
+
+
+def run(args):
+    from nmfdnn.datasets import load_mnist
+
+    X, y, Xt, yt = load_mnist(args.data)
+    if args.subset:
+        X, y = X[: args.subset], y[: args.subset]
+    results = []
+    for method in args.methods.split(","):
+        label, est, params = estimator(method.strip(), args)
+        t0 = time.perf_counter()
+        est.fit(X, y, X_val=Xt, y_val=yt)
+        wall = time.perf_counter() - t0
+        errors = [100.0 * (1.0 - s) for s in est.validation_scores_]
+        setup = est.fit_time_ - sum(est.epoch_times_)
+        cumulative = list(setup + np.cumsum(est.epoch_times_))
+        t_hit, e_hit = first_reach(errors, cumulative, args.target)
+        results.append(dict(
+            method=label, params=params, test_error=errors, epoch_seconds=est.epoch_times_,
+            cumulative_seconds=cumulative, setup_seconds=setup, fit_time=est.fit_time_,
+            wall_seconds=wall, conversion_seconds=wall - est.fit_time_, time_to_target=t_hit,
+            epoch_to_target=e_hit,
+            final_test_error=errors[-1],
+        ))
+        reach = (f"{args.target:g} % reached after {t_hit:.1f} s (epoch {e_hit})" if t_hit
+                 is not None else f"{args.target:g} % not reached")
+        print(f"{label}: test error per epoch {[round(e, 2) for e in errors]}; fit "
+              f"{est.fit_time_:.1f} s (set-up {setup:.1f} s); {reach}", flush=True)
+    return dict(
+        settings=dict(arch=args.arch, backend=args.backend or "numpy", device=args.device,
+                      dtype=args.dtype, seed=args.seed, target_error=args.target,
+                      n_train=int(X.shape[0]), n_test=int(Xt.shape[0]),
+                      nmf_params=json.loads(args.nmf_params),
+                      bp_params=json.loads(args.bp_params),
+                      timing=("fit_time_ clock: set-up, then cumulative epoch_times_; each "
+                              "epoch includes scoring the test set; data conversion before "
+                              "fit's clock not included (conversion_seconds)")),
+        machine=machine(), methods=results,
+    )
+
+
+def plot(res, out_png):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    st = res["settings"]
+    target = st["target_error"]
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    top = 0.0
+    for i, m in enumerate(res["methods"]):
+        colour = plt.get_cmap("tab10")(i)
+        t, err = m["cumulative_seconds"], m["test_error"]
+        top = max(top, max(err))
+        hit = (f"{target:g} % at {m['time_to_target']:.3g} s (epoch {m['epoch_to_target']})"
+               if m["time_to_target"] is not None else f"{target:g} % not reached")
+        ax.plot(t, err, "-o", ms=4, color=colour, label=f"{m['method']}: {hit}")
+        if m["time_to_target"] is not None:
+            ax.plot([m["time_to_target"]], [err[m["epoch_to_target"] - 1]], "*", ms=14,
+                    color=colour)
+    ax.axhline(target, color="k", ls="--", lw=1, label=f"target: {target:g} % test error")
+    ax.set_ylim(0, max(min(top, 10), target) * 1.08 + 0.2)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("training wall time, fit_time_ clock (s)")
+    ax.set_ylabel("MNIST test error (%)")
+    ax.set_title(f"MNIST [{st['arch']}], {st['backend']} {st['dtype']}, {st['n_train']} "
+                 f"training images\n{res['machine']}", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=None, help="directory with mnist/ (default: NMFDNN_DATA)")
+    p.add_argument("--methods", default="bias-reg,bp", help="comma list of bias-reg, original, bp")
+    p.add_argument("--arch", default="1000,500")
+    p.add_argument("--nmf-epochs", type=int, default=10)
+    p.add_argument("--bp-epochs", type=int, default=10)
+    p.add_argument("--nmf-params", default="{}",
+                   help='extra NMFNetworkClassifier parameters as JSON, e.g. \'{"average": 0.9}\'')
+    p.add_argument("--bp-params", default="{}", help="extra BackpropClassifier parameters (JSON)")
+    p.add_argument("--target", type=float, default=2.0, help="test error %% to reach")
+    p.add_argument("--subset", type=int, default=None, help="use the first N training images")
+    p.add_argument("--backend", default=None, help="numpy (default), torch, cupy, jax")
+    p.add_argument("--device", default=None)
+    p.add_argument("--dtype", default="float32")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None,
+                   help="output prefix (default: time_to_accuracy_BACKEND_DTYPE)")
+    p.add_argument("--from-json", default=None, help="re-plot a saved JSON (no training)")
+    args = p.parse_args(argv)
+    if args.from_json:
+        res = json.loads(pathlib.Path(args.from_json).read_text())
+        out = pathlib.Path(args.out or pathlib.Path(args.from_json).with_suffix(""))
+    else:
+        res = run(args)
+        out = pathlib.Path(args.out or f"time_to_accuracy_{args.backend or 'numpy'}_{args.dtype}")
+        out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+        print(f"wrote {out.with_suffix('.json')}")
+    for m in res["methods"]:
+        t = m["time_to_target"]
+        print(f"{m['method']}: " + (f"{res['settings']['target_error']:g} % test error after "
+                                    f"{t:.1f} s (epoch {m['epoch_to_target']})" if t is not None
+                                    else f"{res['settings']['target_error']:g} % not reached "
+                                         f"(final {m['final_test_error']:.2f} %)"))
+    plot(res, out.with_suffix(".png"))
+    print(f"plot: {out.with_suffix('.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
