@@ -27,20 +27,21 @@ def test_lstsq_right_matches_lstsq(problem, rng, tol, lam):
     problem.assert_close(X, ref, **tol)
 
 
+@pytest.mark.parametrize("m", [25, 60], ids=["few-rhs", "many-rhs"])  # m > max(n, p): operator
 @pytest.mark.parametrize("shape", [(30, 4), (4, 30)], ids=["tall", "wide"])
 @pytest.mark.parametrize("lam", [0.0, 0.5])
-def test_lstsq_left_both_gram_sides(problem, rng, tol, shape, lam):
+def test_lstsq_left_both_gram_sides(problem, rng, tol, shape, lam, m):
     n, p = shape
     U = rng.standard_normal((n, p))
-    R = rng.standard_normal((n, 25))
+    R = rng.standard_normal((n, m))
     X = lstsq_left(problem.dev(U), problem.dev(R), lam=lam, xp=problem.xp)
     Uh, Rh = problem.host(U), problem.host(R)
     if lam == 0:
         ref = np.linalg.pinv(Uh) @ Rh
     else:
         lhs = np.vstack([Uh, np.sqrt(lam) * np.eye(p)])
-        ref = np.linalg.lstsq(lhs, np.vstack([Rh, np.zeros((p, 25))]), rcond=None)[0]
-    assert X.shape == (p, 25)
+        ref = np.linalg.lstsq(lhs, np.vstack([Rh, np.zeros((p, m))]), rcond=None)[0]
+    assert X.shape == (p, m)
     problem.assert_close(X, ref, **tol)
 
 
