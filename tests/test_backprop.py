@@ -163,3 +163,16 @@ def test_adam_moments_never_subnormal(xp, device, dtype):
         assert np.all((host == 0) | (np.abs(host) >= tiny)), host
     # without the flush the plain decay would have left subnormal numbers
     assert 0 < 0.9 * 1.05 * tiny < tiny
+
+
+def test_row_major_layout(xp, device):
+    """row_major gives the C-contiguous layout (NumPy's take would copy a transposed view whole
+    on every mini-batch) and keeps the values."""
+    from nmfdnn._ops import row_major
+
+    host = np.arange(12.0).reshape(3, 4)
+    A = xp.asarray(host, device=device).T  # a transposed view
+    B = row_major(A, xp=xp)
+    np.testing.assert_array_equal(to_numpy(B), host.T)
+    if isinstance(B, np.ndarray):
+        assert not A.flags["C_CONTIGUOUS"] and B.flags["C_CONTIGUOUS"]

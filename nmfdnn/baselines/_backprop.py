@@ -20,7 +20,7 @@ import array_api_compat
 
 from nmfdnn._array_api import get_namespace
 from nmfdnn._host import random_normal
-from nmfdnn._ops import flush_subnormal, relu
+from nmfdnn._ops import flush_subnormal, relu, row_major
 
 __all__ = [
     "AdamState",
@@ -261,6 +261,7 @@ def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="ms
 
     xp = get_namespace(X, Y, xp=xp)
     dev = array_api_compat.device(X)
+    X, Y = row_major(X, xp=xp), row_major(Y, xp=xp)  # mini-batch gathers copy nothing else
     m = X.shape[1]
     state = adam_init(params, xp=xp)
     history = TrainingHistory()

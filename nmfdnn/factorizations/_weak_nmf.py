@@ -30,7 +30,7 @@ from array_api_compat import device as _device
 
 from nmfdnn._array_api import get_namespace
 from nmfdnn._host import check_random_state, random_uniform
-from nmfdnn._ops import flush_subnormal
+from nmfdnn._ops import flush_subnormal, row_major
 from nmfdnn._validation import (
     check_matrix,
     check_nonnegative_scalar,
@@ -455,6 +455,7 @@ def weak_nmf_train(
     b = min(b, n)
     rng = check_random_state(random_state)
     dev = _device(X)
+    X = row_major(X, xp=xp)  # xp.take of columns from a transposed view copies all of X
     beta1, beta2 = betas
     params = [Ws] if deconv else list(Ws)
     mW = [xp.zeros_like(W) for W in params]
