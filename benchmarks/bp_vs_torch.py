@@ -19,8 +19,10 @@ Both sides train [784 → 1000 → 500 → 10] (ReLU, linear output) on MNIST wi
 The two runs are not bit-identical (different GEMM kernels and summation orders; the weights
 drift apart over the epochs, printed as ``max|ΔW|/max|W|``), so the test errors are compared
 against the seed-to-seed noise: ``--noise-seeds K`` more PyTorch runs with other seeds (other
-initial weights and permutations) give the standard deviation of the final test error; the
-agreement is "within noise" when the final difference is at most twice that.
+initial weights and permutations) give, with the same-seed run, the mean and standard deviation
+of PyTorch's final test error; nmfdnn agrees "within noise" when its final test error is within
+two standard deviations of that mean (once the weights have drifted apart, the same-seed
+PyTorch run is just one more draw of the same distribution, not a closer reference).
 
 Prints a per-epoch table and writes JSON (``--out``).
 """
@@ -125,6 +127,15 @@ def nmfdnn_run(X, y, Xt, yt, init, perms, *, backend, dtype, batch, lr, on_epoch
     return dict(test_error=errors, seconds=seconds, loss=losses)
 
 
+def judge(nmfdnn_final, torch_finals):
+    """``(within, std, mean)``: nmfdnn's final test error against PyTorch's seeds (≥ 2 runs)."""
+    if len(torch_finals) < 2:
+        return None, None, None
+    mean = float(np.mean(torch_finals))
+    std = float(np.std(torch_finals, ddof=1))
+    return bool(abs(nmfdnn_final - mean) <= 2 * std), std, mean
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=None, help="directory with mnist/ (default: NMFDNN_DATA)")
@@ -184,24 +195,25 @@ def main(argv=None):
                         orders(s, X.shape[0], args.epochs), **common)
         noise.append(run["test_error"][-1])
         print(f"torch, seed {s}: final test error {run['test_error'][-1]:.2f} %")
-    verdict = None
-    std = None
-    if len(noise) >= 2:
-        std = float(np.std(noise + [th["test_error"][-1]], ddof=1))
-        verdict = abs(final_diff) <= 2 * std
-        print(f"\nfinal difference {final_diff:+.2f} points; seed-to-seed std of PyTorch's final "
-              f"test error {std:.2f} (n={len(noise) + 1}): "
+    verdict, std, mean = judge(nm["test_error"][-1], [th["test_error"][-1]] + noise)
+    if verdict is not None:
+        print(f"\nfinal test error: nmfdnn {nm['test_error'][-1]:.2f} %, PyTorch {mean:.2f} ± "
+              f"{std:.2f} % (mean ± std over {len(noise) + 1} seeds; same seed "
+              f"{th['test_error'][-1]:.2f} %): "
               + ("within noise (≤ 2 std)" if verdict else "OUTSIDE the noise (> 2 std)"))
     else:
         print(f"\nfinal difference {final_diff:+.2f} points (no noise estimate: --noise-seeds "
-              "≥ 2 for one)")
+              "≥ 1 for one)")
+    mean_diff = float(np.mean(np.subtract(nm["test_error"], th["test_error"])))
+    print(f"mean per-epoch difference (nmfdnn − PyTorch, same seed): {mean_diff:+.3f} points")
     res = dict(
         settings=dict(arch=args.arch, epochs=args.epochs, n_train=int(X.shape[0]),
                       batch_size=args.batch_size, lr=args.lr, betas=[0.9, 0.999], eps=1e-8,
                       loss="(1/2m)||Y - O||^2", dtype=args.dtype, seed=args.seed,
                       nmfdnn_backend=args.backend),
         nmfdnn=nm, torch=th, weight_drift=drift, final_difference=final_diff,
-        torch_other_seeds_final_error=noise, seed_std=std, within_noise=verdict,
+        torch_other_seeds_final_error=noise, torch_seed_mean=mean, seed_std=std,
+        within_noise=verdict, mean_per_epoch_difference=mean_diff,
         machine=machine(),
     )
     with open(args.out, "w") as f:

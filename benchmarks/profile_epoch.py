@@ -153,14 +153,26 @@ def instrumented_epoch(W, Y, inputs, *, batch_size, rng, xp, clock):
             R = A - relu(affine(U, V, xp=xp), xp=xp)
             clock.lap(f"{L} V-step: residual R = A - f(U~V~)", R, flops=2 * k * n * s)
             small = min(k, n)
-            if k >= n:  # lstsq_left, tall U: (UTU + lam I)^-1 UT R
+            if max(k, n) < s:  # lstsq_left with many right-hand sides: operator, then one GEMM
+                if k >= n:  # tall U: M = (UTU + lam I)^-1 UT
+                    Gs = Un.T @ Un
+                    clock.lap(f"{L} V-step: Gram UTU", Gs, flops=2 * n * n * k)
+                    M = solve_gram_right(Gs, Un, LAM_Z, None, xp=xp).T
+                else:  # wide U: M = UT (U UT + lam I)^-1
+                    Gs = Un @ Un.T
+                    clock.lap(f"{L} V-step: Gram U UT", Gs, flops=2 * k * k * n)
+                    M = solve_gram_right(Gs, Un.T, LAM_Z, None, xp=xp)
+                clock.lap(f"{L} V-step: operator solve ({small}, {max(k, n)} rhs)", M)
+                X = M @ R
+                clock.lap(f"{L} V-step: operator times R", X, flops=2 * n * k * s)
+            elif k >= n:  # tall U, few right-hand sides: (UTU + lam I)^-1 UT R
                 Gs = Un.T @ Un
                 B = (Un.T @ R).T
                 clock.lap(f"{L} V-step: Gram UTU and UT R", Gs, B,
                           flops=2 * n * n * k + 2 * n * k * s)
                 X = solve_gram_right(Gs, B, LAM_Z, None, xp=xp).T
                 clock.lap(f"{L} V-step: ridge solve ({small}, {s} rhs)", X)
-            else:  # wide U: UT (U UT + lam I)^-1 R
+            else:  # wide U, few right-hand sides: UT (U UT + lam I)^-1 R
                 Gs = Un @ Un.T
                 clock.lap(f"{L} V-step: Gram U UT", Gs, flops=2 * k * k * n)
                 Y_ = solve_gram_right(Gs, R.T, LAM_Z, None, xp=xp).T
