@@ -65,7 +65,6 @@ def sq_norm(A, *, xp):
     return xp.sum(A * A)
 
 
-
 def flush_subnormal(A, *, xp):
     """``A`` with its subnormal entries (``0 < |a| < finfo.smallest_normal``) set to zero.
 

@@ -66,7 +66,7 @@ def build_parser():
                        help="β of the weight average across mini-batches (default 0: off)")
     train.add_argument("--no-refit-output", dest="refit_output", action="store_false",
                        help="keep the last mini-batch's output layer (default: refit it on "
-                            "all training samples at the end)")
+                            "all training samples after every epoch)")
     train.add_argument("--subset", type=int, default=None, help="train on the first N samples")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--save", default=None, metavar="FILE",
