@@ -21,9 +21,8 @@ from nmfdnn.factorizations import (
 from nmfdnn.training._minibatch import (
     _check_network_shapes,
     _check_training_args,
-    check_omega,
+    _output_refit,
     prepare_inputs,
-    refit_output_layer,
     run_epochs,
 )
 from nmfdnn.training._network import forward, reduce_first_layer
@@ -125,8 +124,7 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     history : TrainingHistory
     """
     xp = get_namespace(X, Y, xp=xp)
-    _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, xp=xp)
-    omega = check_omega(omega)
+    omega = _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega, xp=xp)
     _check_network_shapes(X, Y, W, bias=False)
     if inputs is None:
         inputs = prepare_inputs(X, tau, xp=xp)
@@ -135,8 +133,7 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
         return original_minibatch_step(Wk, VJ, YJ, inputs, inner_iter=inner_iter, rcond=rcond,
                                        xp=xp)
 
-    finish = (lambda Wk: refit_output_layer(Wk, X, Y, lam_w=0.0, batch_size=batch_size, xp=xp)
-              ) if refit_output else None
+    finish = _output_refit(X, Y, 0.0, batch_size, xp=xp) if refit_output else None
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,
                       finish=finish, xp=xp)

@@ -210,9 +210,10 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         §1.2 (``X ← X + ω R A†``): for the first layer, whose update is the U-step alone, it is
         exactly that step; ω = 1 is the plain solve, ω ∈ (1, 2) over-relaxation.
     finish : callable, optional
-        ``finish(W) -> W`` applied after every epoch to the weights that are scored, passed to
-        ``callback`` and returned (e.g. :func:`refit_output_layer`); training continues from
-        the unfinished weights.
+        ``finish(W) -> W`` applied to the weights that are scored, passed to ``callback`` and
+        returned (e.g. :func:`refit_output_layer`): after every epoch when ``score`` or
+        ``callback`` is given, otherwise after the last one only; training continues from the
+        unfinished weights.
     xp : namespace
 
     Returns
@@ -262,7 +263,8 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
                 for b, Wi in zip(broken, W)
             ]
         W_out = W_avg if average else W
-        if finish is not None:
+        if finish is not None and (score is not None or callback is not None
+                                   or epoch == max_epochs):  # otherwise nobody sees W_out
             W_out = finish(W_out)
         values = [xp.sum(xp.stack(losses)) / m]
         if score is not None:
@@ -319,7 +321,8 @@ def _raise_diverged(epoch, loss, counts):
     )
 
 
-def _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, *, xp):
+def _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega, *, xp):
+    """Validate the arguments shared by both trainers; returns ω as a float."""
     check_matrix(X, "X", xp=xp)
     check_matrix(Y, "Y", xp=xp, dtype=X.dtype)
     check_same_columns(("X", X), ("Y", Y))
@@ -334,6 +337,7 @@ def _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, *, xp):
     tau = check_nonnegative_scalar(tau, "tau")
     if tau >= 1:
         raise ValueError(f"tau (rank_tol) must be < 1, got {tau}")
+    return check_omega(omega)
 
 
 def check_omega(omega):
@@ -404,6 +408,13 @@ def refit_output_layer(W, X, Y, *, lam_w, batch_size, xp):
     return list(W[:-1]) + [solve_gram_right(G, C, lam_w, xp=xp)]
 
 
+def _output_refit(X, Y, lam_w, batch_size, *, xp):
+    """The ``finish`` hook of :func:`run_epochs` that refits the output layer on ``(X, Y)``."""
+    def finish(W):
+        return refit_output_layer(W, X, Y, lam_w=lam_w, batch_size=batch_size, xp=xp)
+    return finish
+
+
 def prepare_inputs(X, tau, *, xp):
     """The low-rank input of §1.5 (once per run): ``X ≈ Q diag(σ) Vt``, rank by ``σ_i ≥ τ σ_1``.
 
@@ -462,8 +473,7 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
     history : TrainingHistory
     """
     xp = get_namespace(X, Y, xp=xp)
-    _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, xp=xp)
-    omega = check_omega(omega)
+    omega = _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega, xp=xp)
     lam_w = check_nonnegative_scalar(lam_w, "lam_w")
     lam_z = check_nonnegative_scalar(lam_z, "lam_z")
     _check_network_shapes(X, Y, W, bias=W[0].shape[1] == X.shape[0] + 1)
@@ -474,8 +484,7 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
         return bias_reg_minibatch_step(Wk, VJ, YJ, inputs, lam_w=lam_w, lam_z=lam_z,
                                        inner_iter=inner_iter, xp=xp)
 
-    finish = (lambda Wk: refit_output_layer(Wk, X, Y, lam_w=lam_w, batch_size=batch_size, xp=xp)
-              ) if refit_output else None
+    finish = _output_refit(X, Y, lam_w, batch_size, xp=xp) if refit_output else None
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,
                       finish=finish, xp=xp)
