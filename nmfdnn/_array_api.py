@@ -28,6 +28,7 @@ __all__ = [
     "asarray",
     "namespace_name",
     "sync",
+    "maybe_jit",
 ]
 
 #: Backend names accepted by ``backend=``, mapped to the module that provides the arrays.
@@ -414,3 +415,14 @@ def sync(*arrays):
         elif array_api_compat.is_jax_array(a):
             a.block_until_ready()
     return arrays[0] if len(arrays) == 1 else arrays
+
+
+def maybe_jit(fn, xp):
+    """``jax.jit(fn)`` when ``xp`` is JAX, ``fn`` itself otherwise.
+
+    For pure functions of arrays with static shapes (the mini-batch steps of the trainers).  JAX
+    is imported by name, only when its namespace is already in use.
+    """
+    if array_api_compat.is_jax_namespace(xp):
+        return importlib.import_module("jax").jit(fn)
+    return fn

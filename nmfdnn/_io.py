@@ -1,19 +1,26 @@
 """Save and load fitted networks to a portable file: weights as NumPy arrays + JSON parameters.
 
 A host-side module (like ``_host.py``): file I/O happens on the host, so NumPy is allowed here.
-The file is a plain ``.npz`` (no pickle): ``coef_<i>``, ``intercept_<i>``, ``classes`` and a
-JSON string ``__meta__`` with the estimator class, its parameters and fitted scalars.  It loads
-onto any backend, device and dtype.
+It knows the file format only.  The file is a plain ``.npz`` (no pickle): the estimator's state
+arrays (``coef_<i>``, ``intercept_<i>``, ``classes`` …) and a JSON string ``__meta__`` with the
+format, the estimator class name, its parameters and its fitted attributes.  What the state is
+belongs to the estimators (``_get_model_state`` / ``_from_model_state``); the class is looked up
+by name among the registered network estimators (:func:`nmfdnn.estimators.network_class`).  A
+file loads onto any backend, device and dtype.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
-from nmfdnn._host import to_numpy
+from nmfdnn._array_api import resolve_device, resolve_dtype, resolve_namespace
+from nmfdnn.estimators import network_class
 
 __all__ = ["save_model", "load_model"]
 
@@ -38,42 +45,51 @@ def _jsonable_params(est):
 
 
 def save_model(est, path):
-    """Write a fitted :class:`~nmfdnn.estimators.NMFNetworkClassifier` or
-    :class:`~nmfdnn.estimators.NMFNetworkRegressor` to ``path`` (``.npz``).
+    """Write a fitted network estimator to ``path`` (``.npz``), atomically.
+
+    Parameters
+    ----------
+    est : NMFNetworkClassifier, NMFNetworkRegressor, BackpropClassifier or BackpropRegressor
+        A fitted network estimator.
+    path : str or Path
+        ``.npz`` is appended if missing.  The file is written to a temporary file in the same
+        folder and renamed, so an interrupted write never leaves a truncated model.
 
     Returns
     -------
     pathlib.Path
-        The file written (``.npz`` appended if missing).
-    """
-    from sklearn.utils.validation import check_is_fitted
+        The file written.
 
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If ``est`` is not fitted.
+    TypeError
+        If ``est`` is not a network estimator of nmfdnn.
+    """
+    if not hasattr(est, "_get_model_state"):
+        raise TypeError(f"save_model takes a network estimator of nmfdnn, got {type(est)!r}")
     check_is_fitted(est, "coefs_")
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    arrays = {}
-    for i, (c, b) in enumerate(zip(est.coefs_, est.intercepts_)):
-        arrays[f"coef_{i}"] = to_numpy(c)
-        arrays[f"intercept_{i}"] = to_numpy(b)
+    arrays, attributes = est._get_model_state()
     meta = {
         "format": FORMAT,
         "class": type(est).__name__,
         "params": _jsonable_params(est),
-        "n_layers": len(est.coefs_),
-        "n_features_in_": int(est.n_features_in_),
-        "n_iter_": int(est.n_iter_),
-        "loss_curve_": [float(v) for v in est.loss_curve_],
+        **attributes,
         "dtype": str(arrays["coef_0"].dtype),
     }
-    if hasattr(est, "classes_"):
-        arrays["classes"] = np.asarray(est.classes_)
-    else:
-        meta["y_1d"] = bool(est._y_1d)
-        meta["n_outputs_"] = int(est.n_outputs_)
-    arrays["__meta__"] = np.asarray(json.dumps(meta))
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    arrays = dict(arrays, __meta__=np.asarray(json.dumps(meta)))
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -93,24 +109,20 @@ def load_model(path, *, backend=None, device=None, dtype=None):
     -------
     estimator
         A fitted estimator whose ``predict`` equals the saved one's (up to the dtype chosen).
-    """
-    from nmfdnn._array_api import namespace_name, resolve_device, resolve_dtype, resolve_namespace
-    from nmfdnn.estimators import (
-        BackpropClassifier,
-        BackpropRegressor,
-        NMFNetworkClassifier,
-        NMFNetworkRegressor,
-    )
 
+    Raises
+    ------
+    ValueError
+        If the file is not an nmfdnn network file or names an unknown class.
+    """
     with np.load(path, allow_pickle=False) as f:
         data = {k: f[k] for k in f.files}
+    if "__meta__" not in data:
+        raise ValueError(f"{path} is not an nmfdnn network file (no __meta__ entry)")
     meta = json.loads(str(data.pop("__meta__")))
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not an nmfdnn network file (format {meta.get('format')!r})")
-    cls = {"NMFNetworkClassifier": NMFNetworkClassifier,
-           "NMFNetworkRegressor": NMFNetworkRegressor,
-           "BackpropClassifier": BackpropClassifier,
-           "BackpropRegressor": BackpropRegressor}[meta["class"]]
+    cls = network_class(meta["class"])
     params = dict(meta["params"])
     if isinstance(params.get("hidden_layer_sizes"), list):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
@@ -118,22 +130,7 @@ def load_model(path, *, backend=None, device=None, dtype=None):
         params["backend"] = backend if isinstance(backend, str) else params.get("backend")
     if device is not None and isinstance(device, str):
         params["device"] = device
-    est = cls(**params)
     xp = resolve_namespace(backend if backend is not None else params.get("backend") or "numpy")
     dev = resolve_device(xp, device if device is not None else params.get("device"))
     dt = resolve_dtype(xp, dtype if dtype is not None else meta["dtype"])
-    name = "float32" if dt == xp.float32 else "float64"
-    est.coefs_ = [xp.asarray(data[f"coef_{i}"].astype(name), device=dev)
-                  for i in range(meta["n_layers"])]
-    est.intercepts_ = [xp.asarray(data[f"intercept_{i}"].astype(name), device=dev)
-                       for i in range(meta["n_layers"])]
-    est.n_features_in_ = meta["n_features_in_"]
-    est.n_iter_ = meta["n_iter_"]
-    est.loss_curve_ = meta["loss_curve_"]
-    est.backend_ = namespace_name(xp)
-    if "classes" in data:
-        est.classes_ = data["classes"]
-    else:
-        est._y_1d = meta["y_1d"]
-        est.n_outputs_ = meta["n_outputs_"]
-    return est
+    return cls._from_model_state(params, data, meta, xp=xp, device=dev, dtype=dt)

@@ -23,6 +23,7 @@ from array_api_compat import device as _device
 
 __all__ = [
     "gram_pinv",
+    "pinv_small",
     "ridge_solve_right",
     "solve_gram_right",
     "lstsq_right",
@@ -74,6 +75,33 @@ def gram_pinv(G, *, rcond=None, xp):
     safe = xp.where(keep, w, xp.ones_like(w))
     inv = xp.where(keep, 1.0 / safe, xp.zeros_like(w))
     return (Q * inv[None, :]) @ Q.T
+
+
+def pinv_small(A, rcond=None, *, xp):
+    """Pseudo-inverse ``A†`` of a small matrix (a weight matrix) through its smaller Gram matrix.
+
+    .. math::
+
+        A^† = (AᵀA)^+ Aᵀ \\quad (A \\text{ tall}), \\qquad A^† = Aᵀ (AAᵀ)^+ \\quad
+        (A \\text{ wide})
+
+    with :func:`gram_pinv` (eigenvalues below ``rcond² · λ_max`` dropped).
+
+    Parameters
+    ----------
+    A : array of shape (n, p)
+    rcond : float, optional
+        Relative singular-value cut-off. Default: :func:`default_rcond` of ``min(n, p)``.
+    xp : namespace
+
+    Returns
+    -------
+    array of shape (p, n)
+    """
+    n, p = A.shape
+    if n >= p:
+        return gram_pinv(A.T @ A, rcond=rcond, xp=xp) @ A.T
+    return A.T @ gram_pinv(A @ A.T, rcond=rcond, xp=xp)
 
 
 def _ridge_floor(G, *, xp):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from array_api_compat import device as _device
 
-__all__ = ["relu", "pos", "neg", "affine", "gram_tilde", "cross_tilde", "split_bias", "sq_norm",
-           "flush_subnormal", "row_major"]
+__all__ = ["relu", "pos", "neg", "has_bias", "affine", "gram_tilde", "cross_tilde",
+           "split_bias", "sq_norm", "flush_subnormal", "row_major"]
 
 
 def relu(A, *, xp):
@@ -28,16 +28,47 @@ def neg(A, *, xp):
     return xp.clip(-A, min=0.0)
 
 
-def affine(U, V, *, xp):
-    """``U V`` or, when ``U`` has one column more than ``V`` has rows, ``Ũ Ṽ = U V + b 1ᵀ``."""
-    if U.shape[1] == V.shape[0]:
+def has_bias(U, V, name="U"):
+    """Whether ``U`` carries a bias column for the factor ``V``: ``U`` of shape (k, n) or
+    (k, n + 1) for ``V`` of shape (n, m).  The one place where a bias is read from shapes, at the
+    entry of a public solver; the trainers and steps pass ``bias`` explicitly.
+
+    Raises
+    ------
+    ValueError
+        If ``U`` has neither ``n`` nor ``n + 1`` columns.
+    """
+    n = V.shape[0]
+    if U.shape[1] == n:
+        return False
+    if U.shape[1] == n + 1:
+        return True
+    raise ValueError(
+        f"{name} must have {n} columns (no bias) or {n + 1} (bias last) to match V's {n} rows, "
+        f"got shape {tuple(U.shape)}"
+    )
+
+
+def affine(U, V, *, bias=None, xp):
+    """``Ũ Ṽ = U V + b 1ᵀ`` for ``Ũ = [U, b]`` (``bias=True``), or ``U V`` (``bias=False``).
+
+    ``bias=None`` reads it from the shapes (:func:`has_bias`).
+    """
+    if bias is None:
+        bias = has_bias(U, V)
+    if not bias:
         return U @ V
     return U[:, :-1] @ V + U[:, -1:]
 
 
-def split_bias(U, n, *, xp):
-    """``(U, b)`` from ``Ũ = [U, b]`` (``b`` of shape (rows, 1)); ``b`` is None without bias."""
-    if U.shape[1] == n:
+def split_bias(U, n, *, bias=None, xp):
+    """``(U, b)`` from ``Ũ = [U, b]`` (``b`` of shape (rows, 1)); ``b`` is None without bias.
+
+    ``bias=None`` reads it from the shapes (``U`` with ``n + 1`` columns has a bias).
+    """
+    if bias is None:
+        bias = U.shape[1] == n + 1
+    if not bias:
         return U, None
     return U[:, :n], U[:, n:]
 

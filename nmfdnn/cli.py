@@ -21,6 +21,7 @@ import numpy as np
 
 from nmfdnn._array_api import BACKENDS, resolve_device, resolve_dtype, resolve_namespace
 from nmfdnn._host import check_random_state, random_uniform, to_numpy
+from nmfdnn._io import save_model
 
 __all__ = ["main", "build_parser"]
 
@@ -173,7 +174,7 @@ def _train(args):
           f"train loss {clf.loss_curve_[-1]:.4g}, {clf.n_iter_} epochs, wall time {seconds:.1f} s "
           f"(input rank {clf.rank_}, batch {clf.batch_size_})")
     if args.save:
-        path = clf.save(args.save)
+        path = save_model(clf, args.save)
         print(f"saved to {path}")
     return 0
 

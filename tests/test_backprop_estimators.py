@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from nmfdnn import NumericalError, load_model, to_numpy
+from nmfdnn import NumericalError, load_model, save_model, to_numpy
 from nmfdnn.datasets import load_digits, make_sin
 from nmfdnn.estimators import BackpropClassifier, BackpropRegressor
 
@@ -63,7 +63,7 @@ def test_save_load_onto_another_backend(tmp_path, digits):
     pytest.importorskip("torch")
     X, y, Xt, _ = digits
     clf = BackpropClassifier((40,), max_epochs=2, random_state=0).fit(X, y)
-    loaded = load_model(clf.save(tmp_path / "bp"), backend="torch")
+    loaded = load_model(save_model(clf, tmp_path / "bp"), backend="torch")
     assert type(loaded) is BackpropClassifier and loaded.get_params()["loss"] == "mse"
     np.testing.assert_array_equal(to_numpy(loaded.predict(Xt)), clf.predict(Xt))
 

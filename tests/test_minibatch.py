@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from nmfdnn import NumericalError, to_numpy
+from nmfdnn._array_api import maybe_jit
 from nmfdnn.training import (
     autoencoder_init,
     batch_bounds,
     bias_reg_minibatch_step,
-    maybe_jit,
     original_minibatch_step,
     prepare_inputs,
     random_weights,

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from nmfdnn import WeaklyNMF, to_numpy
+from nmfdnn._optim import adam_update
 from nmfdnn.factorizations import (
-    adamw_step,
     deconv_grad,
     deconv_objective,
     deconv_transpose,
@@ -110,7 +110,7 @@ def test_adamw_matches_torch(problem, rng):
     for t, g in enumerate(grads, start=1):
         p.grad = torch.tensor(g)
         opt.step()
-        theta, m, v = adamw_step(theta, problem.dev(g), m, v, t, lr=1e-2, weight_decay=0.1,
+        theta, m, v = adam_update(theta, problem.dev(g), m, v, t, lr=1e-2, weight_decay=0.1,
                                  xp=problem.xp)
     tol = 1e-10 if problem.name == "float64" else 1e-5
     np.testing.assert_allclose(to_numpy(theta), p.detach().numpy(), atol=tol)

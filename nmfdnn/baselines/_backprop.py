@@ -14,13 +14,16 @@ Losses (``m`` = mini-batch size, mean over the batch so that Adam's step is batc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
 
 import array_api_compat
 
 from nmfdnn._array_api import get_namespace
-from nmfdnn._host import random_normal
-from nmfdnn._ops import flush_subnormal, relu, row_major
+from nmfdnn._host import random_normal, to_numpy
+from nmfdnn._ops import relu, row_major
+from nmfdnn._optim import AdamState, adam_init, adam_step
+from nmfdnn._records import EpochRecord, TrainingHistory
+from nmfdnn._validation import NumericalError
 
 __all__ = [
     "AdamState",
@@ -125,58 +128,6 @@ def loss_and_gradients(params, X, Y, *, loss="mse", xp=None):
     return value, grads
 
 
-@dataclass
-class AdamState:
-    """First and second moment estimates (same structure as the parameters) and step count."""
-
-    m: list
-    v: list
-    t: int = 0
-
-
-def adam_init(params, *, xp):
-    """Zero moments for every parameter array."""
-    zeros = [tuple(xp.zeros_like(p) for p in layer) for layer in params]
-    return AdamState(m=zeros, v=[tuple(z) for z in zeros], t=0)
-
-
-def adam_step(params, grads, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
-              weight_decay=0.0, xp):
-    """One Adam update (Kingma & Ba, Algorithm 1), functional (no in-place writes).
-
-    .. math::
-
-        m ← β_1 m + (1−β_1) g,\\quad v ← β_2 v + (1−β_2) g²,\\quad
-        θ ← θ − α \\frac{m / (1−β_1^t)}{\\sqrt{v / (1−β_2^t)} + ε}
-
-    ``weight_decay`` > 0 adds decoupled weight decay (AdamW): ``θ ← θ − α λ θ``.
-
-    Returns
-    -------
-    params, state
-    """
-    t = state.t + 1
-    c1 = 1.0 - beta1**t
-    c2 = 1.0 - beta2**t
-    new_params, new_m, new_v = [], [], []
-    for layer, glayer, mlayer, vlayer in zip(params, grads, state.m, state.v):
-        P, M, V = [], [], []
-        for p, g, m_, v_ in zip(layer, glayer, mlayer, vlayer):
-            # subnormal moments (zero gradients decaying) slow x86 arithmetic 10-100x
-            m_ = flush_subnormal(beta1 * m_ + (1.0 - beta1) * g, xp=xp)
-            v_ = flush_subnormal(beta2 * v_ + (1.0 - beta2) * (g * g), xp=xp)
-            step = (m_ / c1) / (xp.sqrt(v_ / c2) + eps)
-            if weight_decay:
-                p = p - (lr * weight_decay) * p
-            P.append(p - lr * step)
-            M.append(m_)
-            V.append(v_)
-        new_params.append(tuple(P))
-        new_m.append(tuple(M))
-        new_v.append(tuple(V))
-    return new_params, AdamState(m=new_m, v=new_v, t=t)
-
-
 def train_epoch(params, state, X, Y, order, *, batch_size=100, loss="mse", lr=1e-3,
                 beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, xp=None):
     """One epoch of mini-batch Adam over the columns of ``X`` in the given order.
@@ -246,19 +197,13 @@ def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="ms
     -------
     W_tilde : list of arrays
         ``[W_i, b_i]`` of shape (n_i, n_{i−1} + 1).
-    history : nmfdnn.training.TrainingHistory
+    history : TrainingHistory
 
     Raises
     ------
     NumericalError
         If an epoch ends with a non-finite loss (the message names the epoch).
     """
-    import time
-
-    from nmfdnn._host import to_numpy
-    from nmfdnn._validation import NumericalError
-    from nmfdnn.training import EpochRecord, TrainingHistory
-
     xp = get_namespace(X, Y, xp=xp)
     dev = array_api_compat.device(X)
     X, Y = row_major(X, xp=xp), row_major(Y, xp=xp)  # mini-batch gathers copy nothing else

@@ -11,18 +11,31 @@ from __future__ import annotations
 
 import numbers
 
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+
 from nmfdnn.baselines import LOSSES, glorot_init, train_backprop
-from nmfdnn.estimators._network import (
-    NMFNetworkClassifier,
-    NMFNetworkRegressor,
-    _check_nonneg,
+from nmfdnn.estimators._network_base import (
+    BaseNetwork,
+    NetworkClassifierMixin,
+    NetworkRegressorMixin,
 )
 
 __all__ = ["BackpropClassifier", "BackpropRegressor"]
 
 
-class _BackpropTraining:
-    """The training hook and parameter checks shared by the two backprop estimators."""
+class _BaseBackprop(BaseNetwork):
+    """Parameters and training hook of the two backpropagation estimators."""
+
+    _parameter_constraints: dict = {
+        **BaseNetwork._parameter_constraints,
+        "loss": [StrOptions(set(LOSSES))],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
+        "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+    }
 
     _auto_batch_size = 100
 
@@ -69,19 +82,6 @@ class _BackpropTraining:
         self.verbose = verbose
         self.callbacks = callbacks
 
-    def _check_method_params(self):
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        for name in ("learning_rate", "epsilon"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or not (0 < value < float("inf")):
-                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-        for name in ("beta_1", "beta_2"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or not (0 <= value < 1):
-                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-        _check_nonneg(self, "alpha")
-
     def _train(self, Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype):
         params = glorot_init(sizes, rng=rng, xp=xp, device=device, dtype=dtype)
         return train_backprop(
@@ -92,7 +92,7 @@ class _BackpropTraining:
         )
 
 
-class BackpropClassifier(_BackpropTraining, NMFNetworkClassifier):
+class BackpropClassifier(ClassifierMixin, NetworkClassifierMixin, _BaseBackprop):
     """ReLU network classifier trained by backpropagation and Adam (the papers' baseline).
 
     Same architecture as :class:`NMFNetworkClassifier` (ReLU hidden layers, linear output on
@@ -133,7 +133,7 @@ class BackpropClassifier(_BackpropTraining, NMFNetworkClassifier):
     """
 
 
-class BackpropRegressor(_BackpropTraining, NMFNetworkRegressor):
+class BackpropRegressor(RegressorMixin, NetworkRegressorMixin, _BaseBackprop):
     """ReLU network regressor trained by backpropagation and Adam (the papers' baseline).
 
     The regression counterpart of :class:`BackpropClassifier` (same parameters; ``loss`` must
@@ -141,7 +141,7 @@ class BackpropRegressor(_BackpropTraining, NMFNetworkRegressor):
     :class:`NMFNetworkRegressor`.
     """
 
-    def _check_method_params(self):
-        super()._check_method_params()
-        if self.loss != "mse":
-            raise ValueError("BackpropRegressor supports loss='mse' only")
+    _parameter_constraints: dict = {
+        **_BaseBackprop._parameter_constraints,
+        "loss": [StrOptions({"mse"})],
+    }

@@ -19,9 +19,11 @@ from nmfdnn._array_api import (
     resolve_dtype,
     resolve_namespace,
 )
+from nmfdnn._host import check_host_input, to_host, to_numpy
 from nmfdnn._validation import check_matrix, check_positive_int
 
-__all__ = ["resolve_fit_backend", "to_backend", "like_input", "is_array", "check_ranks"]
+__all__ = ["resolve_fit_backend", "to_backend", "like_input", "is_array", "check_ranks",
+           "check_2d"]
 
 
 def is_array(x):
@@ -84,8 +86,6 @@ def to_backend(X, *, xp, device, dtype, name="X", ndim=2, nonnegative=False):
 
 def like_input(result, X_input):
     """``result`` converted to the namespace (and device) of ``X_input``; host NumPy for lists."""
-    from nmfdnn._host import to_numpy
-
     if is_array(X_input):
         xp_in = get_namespace(X_input)
         if array_api_compat.array_namespace(result) is xp_in:
@@ -101,3 +101,35 @@ def check_ranks(n_components):
     if not ranks:
         raise ValueError("n_components must be an int or a non-empty tuple of ints")
     return [check_positive_int(k, "n_components") for k in ranks]
+
+
+def check_2d(X, name):
+    """Sparse/complex refused; 1-D and empty inputs get scikit-learn's wording.
+
+    Parameters
+    ----------
+    X : array-like
+    name : str
+        Name used in error messages.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not 2-D or has no sample or no feature.
+    """
+    check_host_input(X, name)
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        shape = to_host(X).shape
+    if len(shape) != 2:
+        raise ValueError(
+            f"Expected a 2-D {name} (n_samples, n_features), got shape {tuple(shape)}. Reshape "
+            f"your data with {name}.reshape(-1, 1) for a single feature or {name}.reshape(1, -1) "
+            "for a single sample."
+        )
+    if shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={tuple(shape)}) while a minimum "
+                         "of 1 is required.")
+    if shape[1] == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={tuple(shape)}) while a minimum "
+                         "of 1 is required.")

@@ -50,7 +50,6 @@ from nmfdnn.factorizations._deep_nmf import (
 )
 from nmfdnn.factorizations._init import nmf_init
 from nmfdnn.factorizations._weak_nmf import (
-    adamw_step,
     deconv_grad,
     deconv_objective,
     deconv_transpose,
@@ -68,7 +67,6 @@ __all__ += [
     "max_pool_adjoint",
     "pooling_support",
     "nmf_init",
-    "adamw_step",
     "deconv_grad",
     "deconv_objective",
     "deconv_transpose",

@@ -8,12 +8,13 @@ With bias and regularization the first layer is solved in these r coordinates, w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from array_api_compat import device as _device
 
 from nmfdnn._array_api import get_namespace
 from nmfdnn._linalg import default_rcond
+from nmfdnn._ops import has_bias
 from nmfdnn._validation import check_matrix, check_nonnegative_scalar, check_positive_int
 from nmfdnn.factorizations._nonlinear import nonlinear_u_step
 
@@ -22,7 +23,10 @@ __all__ = ["LowRankInput", "lowrank_approximation", "reduced_first_layer_step"]
 
 @dataclass
 class LowRankInput:
-    """``X ≈ Q diag(sigma) Vt``.
+    """``X ≈ Q diag(sigma) Vt``: the low-rank input of §1.5, the one form every trainer uses.
+
+    The first-layer pre-activation of a mini-batch J is ``W_1 X_J = (W_1 QS) V_J`` with the
+    cached ``QS = Q diag(σ)``: an (n_1 × r)(r × s) product instead of (n_1 × n_0)(n_0 × s).
 
     Attributes
     ----------
@@ -32,15 +36,33 @@ class LowRankInput:
         Kept singular values, decreasing.
     Vt : array of shape (r, m)
         ``V1ᵀ``: the coordinates of every sample; a mini-batch takes ``Vt[:, J]``.
+    QS : array of shape (n0, r)
+        ``Q diag(σ)`` (computed from ``Q`` and ``sigma`` when not given).
     """
 
     Q: object
     sigma: object
     Vt: object
+    QS: object = None
+
+    def __post_init__(self):
+        if self.QS is None:
+            self.QS = self.Q * self.sigma[None, :]
 
     @property
     def rank(self):
+        """int: the rank r."""
         return self.sigma.shape[0]
+
+    @property
+    def n_samples(self):
+        """int: the number of samples m (columns of ``Vt``)."""
+        return self.Vt.shape[1]
+
+    def with_columns(self, Vt):
+        """The same ``Q``, ``σ`` and ``QS`` with the coordinates ``Vt`` of other samples (a
+        mini-batch ``V_J``); nothing is copied or recomputed."""
+        return replace(self, Vt=Vt)
 
     def reconstruct(self, columns=None):
         """``Q diag(σ) Vt`` (or only the given column slice/indices)."""
@@ -48,7 +70,7 @@ class LowRankInput:
         return (self.Q * self.sigma[None, :]) @ Vt
 
 
-def lowrank_approximation(X, *, tau=4e-2, max_rank=None, xp=None):
+def lowrank_approximation(X, *, tau=4e-2, max_rank=None, check_input=True, xp=None):
     """Truncated SVD ``X ≈ Q diag(σ) Vt`` keeping ``σ_i ≥ τ σ_1`` (§1.5).
 
     For ``n0 ≤ m`` (the usual case, features ≪ samples) the decomposition comes from the
@@ -65,6 +87,9 @@ def lowrank_approximation(X, *, tau=4e-2, max_rank=None, xp=None):
         value above the numerical cut-off of the dtype.
     max_rank : int, optional
         Keep at most this many.
+    check_input : bool, default=True
+        Check ``X`` (dimensions, dtype, finite values: one full pass); ``False`` when the caller
+        has validated it already.
     xp : namespace, optional
 
     Returns
@@ -72,7 +97,8 @@ def lowrank_approximation(X, *, tau=4e-2, max_rank=None, xp=None):
     LowRankInput
     """
     xp = get_namespace(X, xp=xp)
-    check_matrix(X, "X", xp=xp)
+    if check_input:
+        check_matrix(X, "X", xp=xp)
     tau = check_nonnegative_scalar(tau, "tau")
     if tau >= 1:
         raise ValueError(f"tau must be < 1 (a fraction of the largest singular value), got {tau}")
@@ -102,7 +128,8 @@ def lowrank_approximation(X, *, tau=4e-2, max_rank=None, xp=None):
     return LowRankInput(Q=Q, sigma=sigma * scale, Vt=Vt)
 
 
-def reduced_first_layer_step(A, W, lowrank, columns=None, *, lam_w=0.0, rcond=None, xp=None):
+def reduced_first_layer_step(A, W, lowrank, columns=None, *, lam_w=0.0, rcond=None, bias=None,
+                             xp=None):
     """The first-layer U-step of Algorithm 2 in the reduced coordinates of §1.5.
 
     With ``X_J = Q diag(σ) V_J``: ``W₁ X_J = W₁ᵣ V_J`` for ``W₁ᵣ = W₁ Q diag(σ)``.  The U-step is
@@ -127,6 +154,8 @@ def reduced_first_layer_step(A, W, lowrank, columns=None, *, lam_w=0.0, rcond=No
         The mini-batch J (default: all columns of ``lowrank.Vt``).
     lam_w : float, default=0.0
     rcond : float, optional
+    bias : bool, optional
+        Whether ``W`` is ``W̃₁ = [W₁, b₁]``. Default: read from the shapes.
     xp : namespace, optional
 
     Returns
@@ -137,7 +166,8 @@ def reduced_first_layer_step(A, W, lowrank, columns=None, *, lam_w=0.0, rcond=No
     Q, sigma = lowrank.Q, lowrank.sigma
     n0, r = Q.shape
     VJ = lowrank.Vt if columns is None else lowrank.Vt[:, columns]
-    bias = W.shape[1] == n0 + 1
+    if bias is None:
+        bias = has_bias(W, Q, name="W")
     W1 = W[:, :n0] if bias else W
     W1r = (W1 @ Q) * sigma[None, :]
     Wr = xp.concat([W1r, W[:, n0:]], axis=1) if bias else W1r

@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 from nmfdnn._array_api import get_namespace
-from nmfdnn._linalg import gram_pinv, lstsq_left, solve_gram_right
-from nmfdnn._ops import affine, cross_tilde, gram_tilde, neg, relu, split_bias, sq_norm
+from nmfdnn._linalg import gram_pinv, lstsq_left, pinv_small, solve_gram_right
+from nmfdnn._ops import affine, cross_tilde, gram_tilde, has_bias, neg, relu, split_bias, sq_norm
 from nmfdnn._validation import (
     check_matrix,
     check_nonnegative_scalar,
@@ -22,7 +22,6 @@ from nmfdnn._validation import (
     check_same_columns,
 )
 from nmfdnn.factorizations._loop import iterate
-from nmfdnn.factorizations._semi_nmf import _has_bias
 
 __all__ = [
     "nonlinear_lstsq_weights_step",
@@ -121,14 +120,6 @@ def nonlinear_lstsq_weights(
 # --- §1.3: hidden targets, min_{X≥0} ‖B − f(A X)‖ ------------------------------------------------
 
 
-def _pinv_small(A, rcond, *, xp):
-    """``A†`` of a small matrix (a weight matrix) through its smaller Gram matrix."""
-    n, p = A.shape
-    if n >= p:
-        return gram_pinv(A.T @ A, rcond=rcond, xp=xp) @ A.T
-    return A.T @ gram_pinv(A @ A.T, rcond=rcond, xp=xp)
-
-
 def nonneg_nonlinear_lstsq_targets_step(B, A, X, *, omega=1.0, A_pinv=None, rcond=None, xp=None):
     """One step of original Algorithm 3: ``X ← f(X + ω A† (B − f(A X)))``.
 
@@ -152,7 +143,7 @@ def nonneg_nonlinear_lstsq_targets_step(B, A, X, *, omega=1.0, A_pinv=None, rcon
     """
     xp = get_namespace(B, A, X, xp=xp)
     if A_pinv is None:
-        A_pinv = _pinv_small(A, rcond, xp=xp)
+        A_pinv = pinv_small(A, rcond, xp=xp)
     R = B - relu(A @ X, xp=xp)
     return relu(X + omega * (A_pinv @ R), xp=xp)
 
@@ -183,7 +174,7 @@ def nonneg_nonlinear_lstsq_targets(
     check_same_columns(("B", B), ("X", X))
     _check_product(A, "A", X, "X", B, "B")
     _check_loop_args(n_iter, check_every, tol, omega=omega)
-    A_pinv = _pinv_small(A, rcond, xp=xp)  # A is fixed: once per call
+    A_pinv = pinv_small(A, rcond, xp=xp)  # A is fixed: once per call
 
     def step(state):
         (Xk,) = state
@@ -239,15 +230,15 @@ def nonlinear_u_step(A, U, V, *, lam_u=0.0, rcond=None, bias=None, xp=None):
     """
     xp = get_namespace(A, U, V, xp=xp)
     if bias is None:
-        bias = _has_bias(U, V)
-    T = A - neg(affine(U, V, xp=xp), xp=xp)  # P + A − f(P)
+        bias = has_bias(U, V)
+    T = A - neg(affine(U, V, bias=bias, xp=xp), xp=xp)  # P + A − f(P)
     return solve_gram_right(
         gram_tilde(V, bias=bias, xp=xp), cross_tilde(T, V, bias=bias, xp=xp), lam_u, rcond, xp=xp
     )
 
 
 def nonlinear_semi_nmf_step(
-    A, U, V, *, lam_u=0.0, lam_v=0.0, update_v=True, rcond=None, xp=None
+    A, U, V, *, lam_u=0.0, lam_v=0.0, update_v=True, rcond=None, bias=None, xp=None
 ):
     """One iteration of Algorithm 2 (nonlinear semi-NMF with bias and regularization).
 
@@ -273,6 +264,8 @@ def nonlinear_semi_nmf_step(
     update_v : bool, default=True
         ``False``: U-step only (the first layer, where ``Ṽ = X̃`` is data).
     rcond : float, optional
+    bias : bool, optional
+        Whether ``U`` is ``Ũ = [U, b]``. Default: read from the shapes (the trainers pass it).
     xp : namespace, optional
 
     Returns
@@ -281,11 +274,13 @@ def nonlinear_semi_nmf_step(
     """
     xp = get_namespace(A, U, V, xp=xp)
     n = V.shape[0]
-    U = nonlinear_u_step(A, U, V, lam_u=lam_u, rcond=rcond, xp=xp)
+    if bias is None:
+        bias = has_bias(U, V)
+    U = nonlinear_u_step(A, U, V, lam_u=lam_u, rcond=rcond, bias=bias, xp=xp)
     if not update_v:
         return U, V
-    Un, _ = split_bias(U, n, xp=xp)
-    R = A - relu(affine(U, V, xp=xp), xp=xp)
+    Un, _ = split_bias(U, n, bias=bias, xp=xp)
+    R = A - relu(affine(U, V, bias=bias, xp=xp), xp=xp)
     V = relu(V + lstsq_left(Un, R, lam=lam_v, rcond=rcond, xp=xp), xp=xp)
     return U, V
 
@@ -334,7 +329,7 @@ def nonlinear_semi_nmf(
     check_same_columns(("A", A), ("V", V))
     if U.shape[0] != A.shape[0]:
         raise ValueError(f"U has {U.shape[0]} rows but A has {A.shape[0]}")
-    _has_bias(U, V)
+    has_bias(U, V)
     _check_loop_args(n_iter, check_every, tol)
     check_nonnegative_scalar(lam_u, "lam_u")
     check_nonnegative_scalar(lam_v, "lam_v")

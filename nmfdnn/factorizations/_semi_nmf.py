@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from nmfdnn._array_api import get_namespace
 from nmfdnn._linalg import solve_gram_right
-from nmfdnn._ops import affine, cross_tilde, gram_tilde, neg, pos, split_bias, sq_norm
+from nmfdnn._ops import affine, cross_tilde, gram_tilde, has_bias, neg, pos, split_bias, sq_norm
 from nmfdnn._validation import (
     check_matrix,
     check_nonnegative_scalar,
@@ -16,18 +16,6 @@ from nmfdnn._validation import (
 from nmfdnn.factorizations._loop import iterate
 
 __all__ = ["semi_nmf_step", "semi_nmf", "semi_nmf_objective"]
-
-
-def _has_bias(U, V, name="U"):
-    n = V.shape[0]
-    if U.shape[1] == n:
-        return False
-    if U.shape[1] == n + 1:
-        return True
-    raise ValueError(
-        f"{name} must have {n} columns (no bias) or {n + 1} (bias last) to match V's {n} rows, "
-        f"got shape {tuple(U.shape)}"
-    )
 
 
 def semi_nmf_objective(A, U, V, *, lam_u=0.0, lam_v=0.0, xp=None):
@@ -42,7 +30,7 @@ def semi_nmf_objective(A, U, V, *, lam_u=0.0, lam_v=0.0, xp=None):
     return obj
 
 
-def semi_nmf_step(A, U, V, *, lam_u=0.0, lam_v=0.0, eps=None, rcond=None, xp=None):
+def semi_nmf_step(A, U, V, *, lam_u=0.0, lam_v=0.0, eps=None, rcond=None, bias=None, xp=None):
     """One iteration of semi-NMF with optional bias and ridge terms (Algorithm 1).
 
     .. math::
@@ -69,6 +57,8 @@ def semi_nmf_step(A, U, V, *, lam_u=0.0, lam_v=0.0, eps=None, rcond=None, xp=Non
         Added to the denominator. Default: the dtype's machine epsilon.
     rcond : float, optional
         Cut-off of the pseudo-inverse when ``lam_u == 0`` (see :func:`nmfdnn.gram_pinv`).
+    bias : bool, optional
+        Whether ``U`` is ``Ũ = [U, b]``. Default: read from the shapes (the trainers pass it).
     xp : namespace, optional
         Default: inferred from the inputs.
 
@@ -79,18 +69,19 @@ def semi_nmf_step(A, U, V, *, lam_u=0.0, lam_v=0.0, eps=None, rcond=None, xp=Non
         ``V ≥ 0``; same namespace, device and dtype as the inputs.
     """
     xp = get_namespace(A, U, V, xp=xp)
-    bias = _has_bias(U, V)
+    if bias is None:
+        bias = has_bias(U, V)
     if eps is None:
         eps = float(xp.finfo(V.dtype).eps)
     n = V.shape[0]
     U = solve_gram_right(
         gram_tilde(V, bias=bias, xp=xp), cross_tilde(A, V, bias=bias, xp=xp), lam_u, rcond, xp=xp
     )
-    Un, _ = split_bias(U, n, xp=xp)
+    Un, _ = split_bias(U, n, bias=bias, xp=xp)
     UtA = Un.T @ A
     UtU = Un.T @ U  # (n, n[+1]): UᵀŨ
-    numer = pos(UtA, xp=xp) + affine(neg(UtU, xp=xp), V, xp=xp)
-    denom = neg(UtA, xp=xp) + affine(pos(UtU, xp=xp), V, xp=xp) + eps
+    numer = pos(UtA, xp=xp) + affine(neg(UtU, xp=xp), V, bias=bias, xp=xp)
+    denom = neg(UtA, xp=xp) + affine(pos(UtU, xp=xp), V, bias=bias, xp=xp) + eps
     if lam_v:
         denom = denom + lam_v * V
     V = V * xp.sqrt(numer / denom)
@@ -171,7 +162,7 @@ def _validate(A, U, V, n_iter, lam_u, lam_v, check_every, tol, *, xp):
     check_same_columns(("A", A), ("V", V))
     if U.shape[0] != A.shape[0]:
         raise ValueError(f"U has {U.shape[0]} rows but A has {A.shape[0]}")
-    _has_bias(U, V)
+    has_bias(U, V)
     check_positive_int(n_iter, "n_iter", minimum=0)
     check_positive_int(check_every, "check_every", minimum=0)
     check_nonnegative_scalar(lam_u, "lam_u")

@@ -30,7 +30,8 @@ from array_api_compat import device as _device
 
 from nmfdnn._array_api import get_namespace
 from nmfdnn._host import check_random_state, random_uniform
-from nmfdnn._ops import flush_subnormal, row_major
+from nmfdnn._ops import row_major
+from nmfdnn._optim import adam_update
 from nmfdnn._validation import (
     check_matrix,
     check_nonnegative_scalar,
@@ -45,7 +46,6 @@ __all__ = [
     "deconv_transpose",
     "deconv_objective",
     "deconv_grad",
-    "adamw_step",
     "weak_nmf_init",
     "deconv_init",
     "weak_nmf_train",
@@ -290,34 +290,6 @@ def deconv_grad(X, W, H, *, stride, eta=0.1, lam=0.1, loss="l1", xp=None):
     return value, gW, gH
 
 
-# --------------------------------------------------------------------------- optimizer
-def adamw_step(theta, grad, m, v, t, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
-               weight_decay=0.0, xp=None):
-    """One AdamW update (Loshchilov & Hutter), functional.
-
-    .. math::
-
-        θ ← θ(1 − α·wd), \\quad m ← β₁m + (1−β₁)g, \\quad v ← β₂v + (1−β₂)g², \\quad
-        θ ← θ − α \\frac{m/(1−β₁ᵗ)}{\\sqrt{v/(1−β₂ᵗ)} + ε}
-
-    (PyTorch's ``AdamW`` convention). ``t`` (≥ 1) is a Python int: the bias correction is
-    computed on the host.
-
-    Returns
-    -------
-    theta, m, v : arrays
-    """
-    xp = get_namespace(theta, grad, xp=xp)
-    if weight_decay:
-        theta = theta * (1.0 - lr * weight_decay)
-    m = flush_subnormal(beta1 * m + (1.0 - beta1) * grad, xp=xp)  # see flush_subnormal
-    v = flush_subnormal(beta2 * v + (1.0 - beta2) * (grad * grad), xp=xp)
-    c1 = 1.0 - beta1**t
-    c2 = 1.0 - beta2**t
-    theta = theta - (lr / c1) * m / (xp.sqrt(v / c2) + eps)
-    return theta, m, v
-
-
 # --------------------------------------------------------------------------- initialization
 def _he_uniform(shape, fan_in, *, rng, xp, device, dtype):
     bound = (6.0 / fan_in) ** 0.5
@@ -487,10 +459,10 @@ def weak_nmf_train(
                                                xp=xp)
             t_w += 1
             for i in range(len(params) if update_w else 0):
-                params[i], mW[i], vW[i] = adamw_step(
+                params[i], mW[i], vW[i] = adam_update(
                     params[i], gWs[i], mW[i], vW[i], t_w, lr=lr, beta1=beta1, beta2=beta2,
                     eps=adam_eps, weight_decay=wd, xp=xp)
-            HJ, mJ, vJ = adamw_step(HJ, gH, mHp[..., a:z], vHp[..., a:z], epoch + 1, lr=lr,
+            HJ, mJ, vJ = adam_update(HJ, gH, mHp[..., a:z], vHp[..., a:z], epoch + 1, lr=lr,
                                     beta1=beta1, beta2=beta2, eps=adam_eps, weight_decay=wd,
                                     xp=xp)
             blocks.append(HJ)

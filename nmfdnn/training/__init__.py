@@ -2,40 +2,39 @@
 
 - :func:`train_bias_reg` — Algorithm 3 of ALGORITHMS.md §2 (bias, regularization, mini-batches,
   low-rank input with the reduced first-layer solve of §1.5);
-- :func:`train_original` — the original alternating scheme of §4;
+- :func:`train_original` — the original scheme of §4;
+- :func:`run_epochs` — the epoch loop both share, with its records and the output refit;
 - :func:`autoencoder_init` — the NMF stacked autoencoder of §3; :func:`random_weights`.
 """
 
-from nmfdnn.training._alternating import original_minibatch_step, train_original
+from nmfdnn._records import EpochRecord, TrainingHistory
 from nmfdnn.training._autoencoder import autoencoder_init, output_layer_lstsq
-from nmfdnn.training._minibatch import (
-    EpochRecord,
-    TrainingHistory,
+from nmfdnn.training._bias_reg import bias_reg_minibatch_step, train_bias_reg
+from nmfdnn.training._epochs import (
     batch_bounds,
-    bias_reg_minibatch_step,
+    check_omega,
     prepare_inputs,
     refit_output_layer,
     run_epochs,
-    train_bias_reg,
 )
-from nmfdnn.training._network import (
-    InputBlock,
+from nmfdnn.training._layers import (
     forward,
-    maybe_jit,
+    hidden_features,
     predict_columns,
     random_weights,
     reduce_first_layer,
 )
+from nmfdnn.training._original import original_minibatch_step, train_original
 
 __all__ = [
     "EpochRecord",
-    "InputBlock",
     "TrainingHistory",
     "autoencoder_init",
     "batch_bounds",
     "bias_reg_minibatch_step",
+    "check_omega",
     "forward",
-    "maybe_jit",
+    "hidden_features",
     "original_minibatch_step",
     "output_layer_lstsq",
     "predict_columns",

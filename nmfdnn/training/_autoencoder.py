@@ -9,19 +9,31 @@ from array_api_compat import device as _device
 from nmfdnn._linalg import solve_gram_right
 from nmfdnn._ops import affine, cross_tilde, gram_tilde, relu
 from nmfdnn.factorizations import (
-    LowRankInput,
     nmf_step,
     nonlinear_u_step,
     reduced_first_layer_step,
     semi_nmf_step,
 )
-from nmfdnn.training._network import random_weights, reduce_first_layer
+from nmfdnn.training._layers import random_weights, reduce_first_layer
 
 __all__ = ["autoencoder_init", "output_layer_lstsq"]
 
 
 def output_layer_lstsq(Y, Z, *, bias, lam_w, xp):
-    """Least-squares output layer ``W̃_d = Y Z̃ᵀ (Z̃ Z̃ᵀ + λ_W I)⁻¹`` (``(Z Zᵀ)⁺`` for λ_W = 0)."""
+    """Least-squares output layer ``W̃_d = Y Z̃ᵀ (Z̃ Z̃ᵀ + λ_W I)⁻¹`` (``(Z Zᵀ)⁺`` for λ_W = 0).
+
+    Parameters
+    ----------
+    Y : array of shape (n_d, m)
+    Z : array of shape (n_{d−1}, m)
+    bias : bool
+    lam_w : float
+    xp : namespace
+
+    Returns
+    -------
+    array of shape (n_d, n_{d−1} + bias)
+    """
     return solve_gram_right(gram_tilde(Z, bias=bias, xp=xp), cross_tilde(Y, Z, bias=bias, xp=xp),
                             lam_w, xp=xp)
 
@@ -58,7 +70,7 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
 
     Parameters
     ----------
-    inputs : InputBlock
+    inputs : LowRankInput
         Low-rank input of the whole training set.
     Y : array of shape (n_d, m)
         Targets.
@@ -92,7 +104,7 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
     Vs = xp.take(inputs.Vt, sub, axis=1)
     Ys = xp.take(Y, sub, axis=1)
     W = random_weights(sizes, bias=bias, rng=rng, xp=xp, device=dev, dtype=dtype)
-    low = LowRankInput(Q=inputs.Q, sigma=inputs.sigma, Vt=Vs)
+    low = inputs.with_columns(Vs)
     X_sub = inputs.QS @ Vs
     nonneg_input = bool(xp.min(X_sub) >= 0)  # one host decision per run
     Zprev = X_sub
@@ -101,8 +113,9 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
 
         def encode(Wi, j=j, Zprev=Zprev):
             if j == 0:
-                return relu(affine(reduce_first_layer(Wi, inputs.QS, xp=xp), Vs, xp=xp), xp=xp)
-            return relu(affine(Wi, Zprev, xp=xp), xp=xp)
+                W1r = reduce_first_layer(Wi, inputs.QS, bias=bias, xp=xp)
+                return relu(affine(W1r, Vs, bias=bias, xp=xp), xp=xp)
+            return relu(affine(Wi, Zprev, bias=bias, xp=xp), xp=xp)
 
         Zi = encode(Wi)
         D = _decoder_start(Zprev, Zi, xp=xp)
@@ -115,9 +128,9 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
                     D, Zhat = nmf_step(Zprev, D, Zhat, xp=xp)
             for _ in range(inner_iter):
                 if j == 0:
-                    Wi = reduced_first_layer_step(Zhat, Wi, low, lam_w=lam_w, xp=xp)
+                    Wi = reduced_first_layer_step(Zhat, Wi, low, lam_w=lam_w, bias=bias, xp=xp)
                 else:
-                    Wi = nonlinear_u_step(Zhat, Wi, Zprev, lam_u=lam_w, xp=xp)
+                    Wi = nonlinear_u_step(Zhat, Wi, Zprev, lam_u=lam_w, bias=bias, xp=xp)
             Zi = encode(Wi)
         W[j] = Wi
         Zprev = Zi

@@ -1,4 +1,5 @@
-"""Shared pieces of the trainers: the forward pass, initial weights, and the input block.
+"""The network the trainers share: the forward pass (full and in reduced coordinates) and the
+random initial weights.
 
 Paper notation (ALGORITHMS.md): data are columns, ``W`` is a list of the layer matrices
 ``W̃_i = [W_i, b_i]`` of shape ``(n_i, n_{i−1} + 1)`` (or ``W_i`` of shape ``(n_i, n_{i−1})``
@@ -11,69 +12,41 @@ The input of the first layer is always the low-rank approximation of §1.5,
 
 from __future__ import annotations
 
-import importlib
-
-import array_api_compat
-
 from nmfdnn._host import random_normal
 from nmfdnn._ops import affine, relu
 
 __all__ = [
-    "InputBlock",
     "forward",
-    "maybe_jit",
+    "hidden_features",
     "predict_columns",
     "random_weights",
     "reduce_first_layer",
 ]
 
 
-def maybe_jit(step, xp):
-    """``jax.jit(step)`` when ``xp`` is JAX (the mini-batch step is a pure function of arrays
-    with static shapes), ``step`` itself otherwise.  JAX is imported by name, only when its
-    namespace is already in use."""
-    if array_api_compat.is_jax_namespace(xp):
-        return importlib.import_module("jax").jit(step)
-    return step
-
-
-class InputBlock:
-    """The low-rank input of §1.5 in the form the trainers use it.
-
-    ``X ≈ Q diag(σ) Vt``; ``QS = Q diag(σ)`` is kept so that the first-layer pre-activation of
-    a mini-batch is ``(W_1 QS) V_J + b_1``.
+def reduce_first_layer(W1, QS, *, bias, xp):
+    """``W̃_1 ↦ [W_1 Q diag(σ), b_1]`` (n_1 × (r + 1)), or ``W_1 Q diag(σ)`` without bias.
 
     Parameters
     ----------
-    lowrank : LowRankInput
-        From :func:`nmfdnn.lowrank_approximation`.
+    W1 : array of shape (n_1, n_0 + bias)
+    QS : array of shape (n_0, r)
+        ``Q diag(σ)`` of the low-rank input (:attr:`nmfdnn.LowRankInput.QS`).
+    bias : bool
+    xp : namespace
+
+    Returns
+    -------
+    array of shape (n_1, r + bias)
     """
-
-    def __init__(self, lowrank):
-        self.Q = lowrank.Q
-        self.sigma = lowrank.sigma
-        self.Vt = lowrank.Vt
-        self.QS = lowrank.Q * lowrank.sigma[None, :]
-
-    @property
-    def rank(self):
-        return self.sigma.shape[0]
-
-    @property
-    def n_samples(self):
-        return self.Vt.shape[1]
-
-
-def reduce_first_layer(W1, QS, *, xp):
-    """``W̃_1 ↦ [W_1 Q diag(σ), b_1]`` (n_1 × (r + 1)) or ``W_1 Q diag(σ)`` without bias."""
     n0 = QS.shape[0]
     W1r = W1[:, :n0] @ QS
-    if W1.shape[1] == n0 + 1:
+    if bias:
         return xp.concat([W1r, W1[:, n0:]], axis=1)
     return W1r
 
 
-def forward(W, V0, W1_reduced, *, xp):
+def forward(W, V0, W1_reduced, *, bias, xp):
     """Hidden outputs of the network on the reduced input ``V0`` (columns of ``V1ᵀ``).
 
     .. math::
@@ -86,27 +59,63 @@ def forward(W, V0, W1_reduced, *, xp):
         Layer matrices (paper ``W̃_1 … W̃_d``); only the first ``d − 1`` are used.
     V0 : array of shape (r, s)
         Reduced input coordinates ``V_J``.
-    xp : namespace
     W1_reduced : array
         ``W̃_{1r}`` from :func:`reduce_first_layer`.
+    bias : bool
+        Whether the layers carry a bias column.
+    xp : namespace
 
     Returns
     -------
     list of arrays
         ``[Z_1, …, Z_{d−1}]`` (each ``n_i × s``, non-negative).
     """
-    Z = [relu(affine(W1_reduced, V0, xp=xp), xp=xp)]
+    Z = [relu(affine(W1_reduced, V0, bias=bias, xp=xp), xp=xp)]
     for Wi in W[1:-1]:
-        Z.append(relu(affine(Wi, Z[-1], xp=xp), xp=xp))
+        Z.append(relu(affine(Wi, Z[-1], bias=bias, xp=xp), xp=xp))
     return Z
 
 
-def predict_columns(W, X, *, xp):
-    """Network output ``W̃_d Z̃_{d−1}`` on full inputs ``X`` (n_0 × m, columns)."""
+def hidden_features(W, X, *, bias=None, xp):
+    """Last hidden layer ``Z_{d−1} = f(W̃_{d−1} ⋯ f(W̃_1 X̃))`` on full inputs ``X`` (columns).
+
+    Parameters
+    ----------
+    W : list of arrays
+        ``W̃_1 … W̃_d``; only the first ``d − 1`` are used.
+    X : array of shape (n_0, m)
+    bias : bool, optional
+        Default: read from the shapes.
+    xp : namespace
+
+    Returns
+    -------
+    array of shape (n_{d−1}, m)
+    """
     Z = X
     for Wi in W[:-1]:
-        Z = relu(affine(Wi, Z, xp=xp), xp=xp)
-    return affine(W[-1], Z, xp=xp)
+        Z = relu(affine(Wi, Z, bias=bias, xp=xp), xp=xp)
+    return Z
+
+
+def predict_columns(W, X, *, bias=None, xp):
+    """Network output ``W̃_d Z̃_{d−1}`` on full inputs ``X`` (n_0 × m, columns).
+
+    Parameters
+    ----------
+    W : list of arrays
+        ``W̃_1 … W̃_d``.
+    X : array of shape (n_0, m)
+    bias : bool, optional
+        Default: read from the shapes.
+    xp : namespace
+
+    Returns
+    -------
+    array of shape (n_d, m)
+    """
+    Z = hidden_features(W, X, bias=bias, xp=xp)
+    return affine(W[-1], Z, bias=bias, xp=xp)
 
 
 def random_weights(sizes, *, bias, rng, xp, device, dtype):

@@ -1,27 +1,29 @@
-"""The proposed mini-batch method (ALGORITHMS.md §2, Algorithm 3) and the epoch loop shared
-with the original scheme (§4).
+"""The epoch loop shared by Algorithm 3 (§2) and the original scheme (§4), with its records and
+the output refit.
 
-Three tiers, as everywhere in nmfdnn:
+- :func:`run_epochs` — random mini-batches (a fresh permutation per epoch drawn on the host and
+  moved once), the per-batch losses and per-layer finiteness counters kept on the device and read
+  **once per epoch** together with the validation score;
+- :func:`refit_output_layer` — the ridge solve of the output layer on all training features;
+- :func:`check_training_args`, :func:`check_network_shapes` — the argument checks of both
+  trainers; :func:`prepare_inputs` — the low-rank input (§1.5) of a run.
 
-- :func:`bias_reg_minibatch_step` — one mini-batch of Algorithm 3 (pure, no host sync);
-- :func:`run_epochs` — the epoch loop: a fresh permutation per epoch drawn on the host and moved
-  once, the per-batch losses kept on the device and read **once per epoch** together with the
-  validation score and the per-layer finiteness counters;
-- :func:`train_bias_reg` — validation of the arguments, the low-rank input (§1.5) and the loop.
+The records (:class:`EpochRecord`, :class:`TrainingHistory`) are defined in
+:mod:`nmfdnn._records`, shared with the backpropagation baseline.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 from array_api_compat import device as _device
 
-from nmfdnn._array_api import get_namespace
+from nmfdnn._array_api import maybe_jit
 from nmfdnn._host import to_numpy
 from nmfdnn._linalg import solve_gram_right
-from nmfdnn._ops import affine, cross_tilde, gram_tilde, relu, sq_norm
+from nmfdnn._ops import affine, cross_tilde, gram_tilde, sq_norm
+from nmfdnn._records import EpochRecord, TrainingHistory
 from nmfdnn._validation import (
     NumericalError,
     check_matrix,
@@ -29,68 +31,21 @@ from nmfdnn._validation import (
     check_positive_int,
     check_same_columns,
 )
-from nmfdnn.factorizations import (
-    LowRankInput,
-    lowrank_approximation,
-    nonlinear_semi_nmf_step,
-    reduced_first_layer_step,
-    semi_nmf_step,
-)
-from nmfdnn.training._network import InputBlock, forward, maybe_jit, reduce_first_layer
+from nmfdnn.factorizations import lowrank_approximation
+from nmfdnn.training._layers import forward, hidden_features, reduce_first_layer
 
 __all__ = [
     "EpochRecord",
     "TrainingHistory",
     "batch_bounds",
+    "check_network_shapes",
+    "check_omega",
+    "check_training_args",
+    "output_refit",
     "prepare_inputs",
     "refit_output_layer",
-    "bias_reg_minibatch_step",
     "run_epochs",
-    "train_bias_reg",
 ]
-
-
-@dataclass
-class EpochRecord:
-    """What one epoch reports (host values, read once at the end of the epoch).
-
-    Attributes
-    ----------
-    epoch : int
-        1-based epoch number.
-    loss : float
-        Mean over the epoch's samples of ``½‖y − ŷ‖²``, each mini-batch evaluated with the
-        weights it started from (the running training loss, as scikit-learn's MLP reports).
-    val_score : float or None
-        Validation score after the epoch (``score`` callable of :func:`run_epochs`).
-    seconds : float
-        Wall time of the epoch, device work included (the read-back synchronizes).
-    """
-
-    epoch: int
-    loss: float
-    val_score: float | None
-    seconds: float
-
-
-@dataclass
-class TrainingHistory:
-    """Per-epoch records of a training run."""
-
-    records: list = field(default_factory=list)
-    stopped_early: bool = False
-
-    @property
-    def loss_curve(self):
-        return [r.loss for r in self.records]
-
-    @property
-    def val_scores(self):
-        return [r.val_score for r in self.records]
-
-    @property
-    def n_epochs(self):
-        return len(self.records)
 
 
 def batch_bounds(m, batch_size):
@@ -103,70 +58,8 @@ def batch_bounds(m, batch_size):
     return [(edges[k], edges[k + 1]) for k in range(n_batches)]
 
 
-def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, xp):
-    """One mini-batch of Algorithm 3 (ALGORITHMS.md §2), output layer first.
-
-    .. math::
-
-        Z_1 &= f(W̃_{1r} Ṽ_J), \\quad Z_i = f(W̃_i Z̃_{i−1}) && \\text{(forward pass)} \\\\
-        W̃_d, Ẑ_{d−1} &← \\text{Alg. 1 on } Y_J ≈ W̃_d \\tilde Z_{d−1} && (13) \\\\
-        W̃_i, Ẑ_{i−1} &← \\text{Alg. 2 on } Ẑ_i ≈ f(W̃_i \\tilde Z_{i−1}),\\ i = d−1 … 2 && (14) \\\\
-        W̃_1 &← \\text{Alg. 2, U-step only, reduced coordinates (§1.5) on } Ẑ_1 && (15)
-
-    each with ``inner_iter`` iterations, ridge ``λ_W`` on every ``W̃_i`` and ``λ_Z`` on the
-    hidden targets.
-
-    Parameters
-    ----------
-    W : list of arrays
-        ``W̃_i`` of shape ``(n_i, n_{i−1} + 1)``; paper layer i is list index i − 1.
-    VJ : array of shape (r, s)
-        Reduced input coordinates of the mini-batch, ``X_J = Q diag(σ) V_J``.
-    YJ : array of shape (n_d, s)
-        Targets of the mini-batch.
-    inputs : InputBlock
-        ``Q``, ``σ`` of the low-rank input.
-    lam_w, lam_z : float
-        λ_W and λ_Z.
-    inner_iter : int, default=1
-        Iterations of each layer problem (1 is the default of ALGORITHMS.md §9; the papers
-        used 10).
-    xp : namespace
-
-    Returns
-    -------
-    W : list of arrays
-        Updated weights (new arrays; the inputs are not modified).
-    loss : 0-d array
-        ``½‖Y_J − W̃_d Z̃_{d−1}‖²`` with the weights the mini-batch started from.
-    """
-    d = len(W)
-    W1r = reduce_first_layer(W[0], inputs.QS, xp=xp)
-    Z = forward(W, VJ, W1r, xp=xp)  # Z[j] = Z_{j+1}, paper numbering
-    loss = 0.5 * sq_norm(YJ - affine(W[-1], Z[-1], xp=xp), xp=xp)
-    new = list(W)
-    # (13) output layer: Algorithm 1 on Y_J ≈ W̃_d Z̃_{d−1}
-    U, V = W[-1], Z[-1]
-    for _ in range(inner_iter):
-        U, V = semi_nmf_step(YJ, U, V, lam_u=lam_w, lam_v=lam_z, xp=xp)
-    new[-1], target = U, V
-    # (14) hidden layers i = d−1 … 2 (list index j = i − 1): Algorithm 2 on Ẑ_i ≈ f(W̃_i Z̃_{i−1})
-    for j in range(d - 2, 0, -1):
-        U, V = W[j], Z[j - 1]
-        for _ in range(inner_iter):
-            U, V = nonlinear_semi_nmf_step(target, U, V, lam_u=lam_w, lam_v=lam_z, xp=xp)
-        new[j], target = U, V
-    # (15) first layer: U-step of Algorithm 2 in the reduced coordinates (§1.5)
-    low = LowRankInput(Q=inputs.Q, sigma=inputs.sigma, Vt=VJ)
-    U = W[0]
-    for _ in range(inner_iter):
-        U = reduced_first_layer_step(target, U, low, lam_w=lam_w, xp=xp)
-    new[0] = U
-    return new, loss
-
-
 def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, callback=None,
-               average=0.0, relax=None, omega=1.0, finish=None, xp):
+               average=0.0, relax=None, omega=1.0, finish=None, bias=True, xp):
     """The epoch loop of Algorithms 3 and 4: random mini-batches, records read once per epoch.
 
     For every epoch a permutation of the m columns is drawn on the host (``rng``) and moved to
@@ -184,7 +77,7 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         Initial layer matrices.
     Y : array of shape (n_d, m)
         Targets.
-    inputs : InputBlock
+    inputs : LowRankInput
         Low-rank input (``inputs.Vt`` has the m columns).
     batch_size : int
         Mini-batch size s (``ceil(m / s)`` batches of near-equal size per epoch).
@@ -214,6 +107,8 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         returned (e.g. :func:`refit_output_layer`): after every epoch when ``score`` or
         ``callback`` is given, otherwise after the last one only; training continues from the
         unfinished weights.
+    bias : bool, default=True
+        Whether the layers carry a bias column (read when a failure is diagnosed).
     xp : namespace
 
     Returns
@@ -249,7 +144,7 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
             try:
                 W_new, loss = step(W, VJ, YJ)
             except Exception as exc:  # a backend's linalg refusing non-finite input
-                _raise_step_failure(exc, epoch, W, VJ, inputs, xp=xp)
+                _raise_step_failure(exc, epoch, W, VJ, inputs, bias=bias, xp=xp)
             W_new = [Wn if w == 1.0 else Wo + w * (Wn - Wo)
                      for w, Wo, Wn in zip(steps, W, W_new)]
             W = W_new
@@ -283,13 +178,13 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
     return W_out, history
 
 
-def _raise_step_failure(exc, epoch, W, VJ, inputs, *, xp):
+def _raise_step_failure(exc, epoch, W, VJ, inputs, *, bias, xp):
     """Turn a linear-algebra failure inside a mini-batch into a :class:`NumericalError` naming
     the epoch and the first layer whose weights or activations are not finite (host syncs
     here are fine: training is over)."""
-    W1r = reduce_first_layer(W[0], inputs.QS, xp=xp)
-    Z = forward(W, VJ, W1r, xp=xp)
-    acts = Z + [affine(W[-1], Z[-1], xp=xp)]
+    W1r = reduce_first_layer(W[0], inputs.QS, bias=bias, xp=xp)
+    Z = forward(W, VJ, W1r, bias=bias, xp=xp)
+    acts = Z + [affine(W[-1], Z[-1], bias=bias, xp=xp)]
     bad = [
         j + 1 for j in range(len(W))
         # non-finite weights, or activations whose Gram matrix overflows
@@ -321,10 +216,32 @@ def _raise_diverged(epoch, loss, counts):
     )
 
 
-def _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega, *, xp):
-    """Validate the arguments shared by both trainers; returns ω as a float."""
-    check_matrix(X, "X", xp=xp)
-    check_matrix(Y, "Y", xp=xp, dtype=X.dtype)
+def check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega, *,
+                        check_input=True, xp):
+    """Validate the arguments shared by both trainers; returns ω as a float.
+
+    Parameters
+    ----------
+    X : array of shape (n_0, m)
+    Y : array of shape (n_d, m)
+    batch_size, max_epochs, inner_iter : int
+    tau : float
+        In [0, 1).
+    omega : float
+        In (0, 2) (:func:`check_omega`).
+    check_input : bool, default=True
+        Check ``X`` and ``Y`` (dimensions, dtype, finite values: a full pass each); ``False``
+        when the caller (an estimator) has validated them already.
+    xp : namespace
+
+    Returns
+    -------
+    float
+        ω.
+    """
+    if check_input:
+        check_matrix(X, "X", xp=xp)
+        check_matrix(Y, "Y", xp=xp, dtype=X.dtype)
     check_same_columns(("X", X), ("Y", Y))
     m = X.shape[1]
     check_positive_int(batch_size, "batch_size", minimum=1)
@@ -341,7 +258,21 @@ def _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega, *
 
 
 def check_omega(omega):
-    """ω of the hidden layers' steps: a real in (0, 2) (over-relaxation diverges at ω ≥ 2)."""
+    """ω of the hidden layers' steps: a real in (0, 2) (over-relaxation diverges at ω ≥ 2).
+
+    Parameters
+    ----------
+    omega : float
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``omega`` is not a real number in (0, 2).
+    """
     if isinstance(omega, bool) or not isinstance(omega, (int, float)) or not 0 < omega < 2:
         raise ValueError(f"omega must be a number in (0, 2), got {omega!r}")
     return float(omega)
@@ -356,8 +287,26 @@ def _check_weights(W, sizes, bias):
             raise ValueError(f"W[{i - 1}] (layer {i}) must have shape {shape}, got {Wi.shape}")
 
 
-def _check_network_shapes(X, Y, W, *, bias):
-    """Layer widths ``[n0, n1, ..., nd]`` of the weights ``W``, checked against ``X`` and ``Y``."""
+def check_network_shapes(X, Y, W, *, bias):
+    """Layer widths ``[n0, n1, ..., nd]`` of the weights ``W``, checked against ``X`` and ``Y``.
+
+    Parameters
+    ----------
+    X : array of shape (n_0, m)
+    Y : array of shape (n_d, m)
+    W : list of arrays
+        ``W̃_i`` of shape ``(n_i, n_{i−1} + bias)``.
+    bias : bool
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    ValueError
+        On a wrong number of matrices or a shape that does not chain.
+    """
     sizes = [X.shape[0]] + [Wi.shape[0] for Wi in W]
     _check_weights(W, sizes, bias=bias)
     if sizes[-1] != Y.shape[0]:
@@ -365,7 +314,7 @@ def _check_network_shapes(X, Y, W, *, bias):
     return sizes
 
 
-def refit_output_layer(W, X, Y, *, lam_w, batch_size, xp):
+def refit_output_layer(W, X, Y, *, lam_w, batch_size, bias=None, xp):
     """The output layer refitted on the network's own features of the whole training set.
 
     .. math::
@@ -388,6 +337,8 @@ def refit_output_layer(W, X, Y, *, lam_w, batch_size, xp):
     Y : array of shape (n_d, m)
     lam_w : float
     batch_size : int
+    bias : bool, optional
+        Whether the layers carry a bias column. Default: read from the shapes.
     xp : namespace
 
     Returns
@@ -395,96 +346,58 @@ def refit_output_layer(W, X, Y, *, lam_w, batch_size, xp):
     list of arrays
         ``W`` with the last matrix replaced.
     """
-    n_last = W[-2].shape[0] if len(W) > 1 else X.shape[0]  # width of Z_{d−1}
-    bias = W[-1].shape[1] == n_last + 1
+    if bias is None:
+        n_last = W[-2].shape[0] if len(W) > 1 else X.shape[0]  # width of Z_{d−1}
+        bias = W[-1].shape[1] == n_last + 1
     G = C = None
     for start, stop in batch_bounds(X.shape[1], batch_size):
-        Z = X[:, start:stop]
-        for Wi in W[:-1]:
-            Z = relu(affine(Wi, Z, xp=xp), xp=xp)
+        Z = hidden_features(W, X[:, start:stop], bias=bias, xp=xp)
         Gb = gram_tilde(Z, bias=bias, xp=xp)
         Cb = cross_tilde(Y[:, start:stop], Z, bias=bias, xp=xp)
         G, C = (Gb, Cb) if G is None else (G + Gb, C + Cb)
     return list(W[:-1]) + [solve_gram_right(G, C, lam_w, xp=xp)]
 
 
-def _output_refit(X, Y, lam_w, batch_size, *, xp):
-    """The ``finish`` hook of :func:`run_epochs` that refits the output layer on ``(X, Y)``."""
-    def finish(W):
-        return refit_output_layer(W, X, Y, lam_w=lam_w, batch_size=batch_size, xp=xp)
-    return finish
-
-
-def prepare_inputs(X, tau, *, xp):
-    """The low-rank input of §1.5 (once per run): ``X ≈ Q diag(σ) Vt``, rank by ``σ_i ≥ τ σ_1``.
-
-    (:func:`nmfdnn.lowrank_approximation` scales ``X`` by ``max|X|`` first, so that ``X Xᵀ``
-    cannot overflow.)
-    """
-    return InputBlock(lowrank_approximation(X, tau=tau, xp=xp))
-
-
-def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z=1e-5,
-                   inner_iter=1, tau=4e-2, rng, inputs=None, score=None, callback=None,
-                   average=0.0, relax=None, omega=1.0, refit_output=False, xp=None):
-    """Train a ReLU network by Algorithm 3 (bias and regularization; ALGORITHMS.md §2).
-
-    Minimizes, mini-batch by mini-batch, the layer problems (13)–(15) of
-
-    .. math::
-
-        Ẽ = ½‖Y − W̃_d Z̃_{d−1}‖²_F + (λ_W/2) Σ_i ‖W̃_i‖²_F
+def output_refit(X, Y, lam_w, batch_size, *, bias, xp):
+    """The ``finish`` hook of :func:`run_epochs` that refits the output layer on ``(X, Y)``.
 
     Parameters
     ----------
     X : array of shape (n_0, m)
-        Inputs, one column per sample.
     Y : array of shape (n_d, m)
-        Targets (one-hot columns for classification).
-    W : list of arrays
-        Initial ``W̃_i`` of shape ``(n_i, n_{i−1} + 1)`` (random with random biases, or from
-        :func:`nmfdnn.training.autoencoder_init`).  Matrices without the bias column
-        (``(n_i, n_{i−1})``, all layers alike) train the same problems without bias (the
-        "no bias" comparison of ALGORITHMS.md §8).
-    batch_size : int, default=5000
-        Mini-batch size s (≤ m).
-    max_epochs : int, default=10
-    lam_w, lam_z : float, default=(1e-3, 1e-5)
-        λ_W and λ_Z (MNIST settings of the papers).
-    inner_iter : int, default=1
-        Iterations per layer problem and mini-batch.
-    tau : float, default=4e-2
-        Relative singular-value threshold of the low-rank input (§1.5).
-    rng : numpy.random.Generator
-        Host generator of the mini-batch permutations.
-    inputs : InputBlock, optional
-        Precomputed low-rank input of ``X`` (skips the decomposition).
-    score, callback, average, relax, omega
-        See :func:`run_epochs`.
-    refit_output : bool, default=False
-        After every epoch, refit the output layer on all training samples
-        (:func:`refit_output_layer`) in the weights that are scored and returned (one more
-        forward pass over the data per epoch; training continues from the mini-batch weights).
-    xp : namespace, optional
+    lam_w : float
+    batch_size : int
+    bias : bool
+    xp : namespace
 
     Returns
     -------
-    W : list of arrays
-    history : TrainingHistory
+    callable
+        ``finish(W) -> W`` (:func:`refit_output_layer`).
     """
-    xp = get_namespace(X, Y, xp=xp)
-    omega = _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega, xp=xp)
-    lam_w = check_nonnegative_scalar(lam_w, "lam_w")
-    lam_z = check_nonnegative_scalar(lam_z, "lam_z")
-    _check_network_shapes(X, Y, W, bias=W[0].shape[1] == X.shape[0] + 1)
-    if inputs is None:
-        inputs = prepare_inputs(X, tau, xp=xp)
+    def finish(W):
+        return refit_output_layer(W, X, Y, lam_w=lam_w, batch_size=batch_size, bias=bias, xp=xp)
+    return finish
 
-    def step(Wk, VJ, YJ):
-        return bias_reg_minibatch_step(Wk, VJ, YJ, inputs, lam_w=lam_w, lam_z=lam_z,
-                                       inner_iter=inner_iter, xp=xp)
 
-    finish = _output_refit(X, Y, lam_w, batch_size, xp=xp) if refit_output else None
-    return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
-                      score=score, callback=callback, average=average, relax=relax, omega=omega,
-                      finish=finish, xp=xp)
+def prepare_inputs(X, tau, *, check_input=True, xp):
+    """The low-rank input of §1.5 (once per run): ``X ≈ Q diag(σ) Vt``, rank by ``σ_i ≥ τ σ_1``.
+
+    (:func:`nmfdnn.lowrank_approximation` scales ``X`` by ``max|X|`` first, so that ``X Xᵀ``
+    cannot overflow.)
+
+    Parameters
+    ----------
+    X : array of shape (n_0, m)
+    tau : float
+    check_input : bool, default=True
+        Check ``X`` (``False`` when it has been validated already).
+    xp : namespace
+
+    Returns
+    -------
+    LowRankInput
+    """
+    return lowrank_approximation(X, tau=tau, check_input=check_input, xp=xp)
+
+

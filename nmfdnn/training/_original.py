@@ -1,4 +1,4 @@
-"""The original alternating scheme (ALGORITHMS.md §4; Sakurai et al., Algorithm 4).
+"""The original scheme (ALGORITHMS.md §4; Sakurai et al., Algorithm 4).
 
 No bias, no regularization: semi-NMF (§1.1) for the output layer, then for each hidden layer the
 weight step (§1.2) followed by the hidden-target step (§1.3), and finally the weight step for
@@ -9,33 +9,24 @@ matrix (§1.4).  Same mini-batching and epoch loop as Algorithm 3 (:func:`run_ep
 from __future__ import annotations
 
 from nmfdnn._array_api import get_namespace
-from nmfdnn._linalg import gram_pinv
+from nmfdnn._linalg import gram_pinv, pinv_small
 from nmfdnn._ops import affine, sq_norm
 from nmfdnn.factorizations import (
-    LowRankInput,
     nonlinear_lstsq_weights_step,
     nonneg_nonlinear_lstsq_targets_step,
     reduced_first_layer_step,
     semi_nmf_step,
 )
-from nmfdnn.training._minibatch import (
-    _check_network_shapes,
-    _check_training_args,
-    _output_refit,
+from nmfdnn.training._epochs import (
+    check_network_shapes,
+    check_training_args,
+    output_refit,
     prepare_inputs,
     run_epochs,
 )
-from nmfdnn.training._network import forward, reduce_first_layer
+from nmfdnn.training._layers import forward, reduce_first_layer
 
 __all__ = ["original_minibatch_step", "train_original"]
-
-
-def _pinv(A, rcond, *, xp):
-    """``A†`` of a weight matrix through its smaller Gram matrix (§1.4)."""
-    n, p = A.shape
-    if n >= p:
-        return gram_pinv(A.T @ A, rcond=rcond, xp=xp) @ A.T
-    return A.T @ gram_pinv(A @ A.T, rcond=rcond, xp=xp)
 
 
 def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, xp):
@@ -58,7 +49,7 @@ def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, xp):
     VJ : array of shape (r, s)
         Reduced input coordinates of the mini-batch.
     YJ : array of shape (n_d, s)
-    inputs : InputBlock
+    inputs : LowRankInput
     inner_iter : int, default=1
     rcond : float, optional
         Relative cut-off of the pseudo-inverses (default: ``sqrt(n·eps)``).
@@ -71,13 +62,13 @@ def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, xp):
         ``½‖Y_J − W_d Z_{d−1}‖²`` with the weights the mini-batch started from.
     """
     d = len(W)
-    W1r = reduce_first_layer(W[0], inputs.QS, xp=xp)
-    Z = forward(W, VJ, W1r, xp=xp)
-    loss = 0.5 * sq_norm(YJ - affine(W[-1], Z[-1], xp=xp), xp=xp)
+    W1r = reduce_first_layer(W[0], inputs.QS, bias=False, xp=xp)
+    Z = forward(W, VJ, W1r, bias=False, xp=xp)
+    loss = 0.5 * sq_norm(YJ - affine(W[-1], Z[-1], bias=False, xp=xp), xp=xp)
     new = list(W)
     U, V = W[-1], Z[-1]
     for _ in range(inner_iter):
-        U, V = semi_nmf_step(YJ, U, V, rcond=rcond, xp=xp)
+        U, V = semi_nmf_step(YJ, U, V, rcond=rcond, bias=False, xp=xp)
     new[-1], target = U, V
     for j in range(d - 2, 0, -1):  # paper layer i = j + 1
         Zin = Z[j - 1]
@@ -85,22 +76,22 @@ def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, xp):
         U = W[j]
         for _ in range(inner_iter):
             U = nonlinear_lstsq_weights_step(target, U, Zin, gram_pinv_A=G_pinv, xp=xp)
-        U_pinv = _pinv(U, rcond, xp=xp)
+        U_pinv = pinv_small(U, rcond, xp=xp)
         V = Zin
         for _ in range(inner_iter):
             V = nonneg_nonlinear_lstsq_targets_step(target, U, V, A_pinv=U_pinv, xp=xp)
         new[j], target = U, V
-    low = LowRankInput(Q=inputs.Q, sigma=inputs.sigma, Vt=VJ)
+    low = inputs.with_columns(VJ)
     U = W[0]
     for _ in range(inner_iter):
-        U = reduced_first_layer_step(target, U, low, lam_w=0.0, rcond=rcond, xp=xp)
+        U = reduced_first_layer_step(target, U, low, lam_w=0.0, rcond=rcond, bias=False, xp=xp)
     new[0] = U
     return new, loss
 
 
 def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau=4e-2,
                    rcond=None, rng, inputs=None, score=None, callback=None, average=0.0,
-                   relax=None, omega=1.0, refit_output=False, xp=None):
+                   relax=None, omega=1.0, refit_output=False, check_input=True, xp=None):
     """Train a ReLU network (no bias) by the original alternating scheme (§4).
 
     Minimizes ``½‖Y − W_d f(W_{d−1} ⋯ f(W_1 X))‖²_F`` layer by layer without backpropagation.
@@ -112,7 +103,7 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     W : list of arrays
         Initial ``W_i`` of shape ``(n_i, n_{i−1})``.
     batch_size, max_epochs, inner_iter, tau, rng, inputs, score, callback, average, relax,
-    omega, refit_output, xp
+    omega, refit_output, check_input, xp
         As in :func:`nmfdnn.training.train_bias_reg` (the refit is a least-squares solve,
         ``(Z Zᵀ)⁺``, without regularization).
     rcond : float, optional
@@ -124,16 +115,17 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     history : TrainingHistory
     """
     xp = get_namespace(X, Y, xp=xp)
-    omega = _check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega, xp=xp)
-    _check_network_shapes(X, Y, W, bias=False)
+    omega = check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega,
+                                check_input=check_input, xp=xp)
+    check_network_shapes(X, Y, W, bias=False)
     if inputs is None:
-        inputs = prepare_inputs(X, tau, xp=xp)
+        inputs = prepare_inputs(X, tau, check_input=False, xp=xp)
 
     def step(Wk, VJ, YJ):
         return original_minibatch_step(Wk, VJ, YJ, inputs, inner_iter=inner_iter, rcond=rcond,
                                        xp=xp)
 
-    finish = _output_refit(X, Y, 0.0, batch_size, xp=xp) if refit_output else None
+    finish = output_refit(X, Y, 0.0, batch_size, bias=False, xp=xp) if refit_output else None
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,
-                      finish=finish, xp=xp)
+                      finish=finish, bias=False, xp=xp)

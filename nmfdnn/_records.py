@@ -1,0 +1,68 @@
+"""What a training run reports: one record per epoch, shared by every trainer.
+
+Neutral ground between the trainers of :mod:`nmfdnn.training` (without backpropagation) and the
+backpropagation baseline of :mod:`nmfdnn.baselines`: both fill a :class:`TrainingHistory` with
+:class:`EpochRecord` values read back from the device once per epoch, and the estimators read
+``loss_curve_``, ``validation_scores_`` and ``epoch_times_`` from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["EpochRecord", "TrainingHistory"]
+
+
+@dataclass
+class EpochRecord:
+    """What one epoch reports (host values, read once at the end of the epoch).
+
+    Attributes
+    ----------
+    epoch : int
+        1-based epoch number.
+    loss : float
+        Mean training loss of the epoch, each mini-batch evaluated with the weights it started
+        from (the running training loss, as scikit-learn's MLP reports): ``½‖y − ŷ‖²`` per
+        sample for the trainers without backpropagation, the optimized loss for backpropagation.
+    val_score : float or None
+        Validation score after the epoch (the ``score`` callable of the trainer).
+    seconds : float
+        Wall time of the epoch, device work included (the read-back synchronizes).
+    """
+
+    epoch: int
+    loss: float
+    val_score: float | None
+    seconds: float
+
+
+@dataclass
+class TrainingHistory:
+    """Per-epoch records of a training run.
+
+    Attributes
+    ----------
+    records : list of EpochRecord
+        One per epoch run.
+    stopped_early : bool
+        Whether a callback ended the run before ``max_epochs``.
+    """
+
+    records: list = field(default_factory=list)
+    stopped_early: bool = False
+
+    @property
+    def loss_curve(self):
+        """list of float: the training loss of every epoch."""
+        return [r.loss for r in self.records]
+
+    @property
+    def val_scores(self):
+        """list of float or None: the validation score of every epoch."""
+        return [r.val_score for r in self.records]
+
+    @property
+    def n_epochs(self):
+        """int: the number of epochs run."""
+        return len(self.records)
