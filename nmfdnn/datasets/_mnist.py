@@ -121,7 +121,8 @@ def find_data_dir(kind="mnist", path=None):
     names = ", ".join(s + "[.gz]" for s in _FILES.values())
     raise FileNotFoundError(
         f"{sub} IDX files not found; looked in: {where}. Download them (verified by SHA-256) "
-        f"with `nmfdnn fetch {kind.split('-')[0]}` or load_mnist(..., download=True), or get "
+        f"with `nmfdnn fetch {kind.split('-')[0]}` (or `nmfdnn train --download`) or "
+        f"load_mnist(..., download=True), or get "
         f"the four files {names} from {BASE_URLS[sub]}, put them in a directory DIR/{sub}/ and "
         f"pass path='DIR' (`--data DIR` on the command line) or set NMFDNN_DATA=DIR."
     )
