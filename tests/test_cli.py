@@ -199,7 +199,8 @@ def test_fetch_without_pooch(tmp_path, monkeypatch, capsys):
 
 
 def test_bench_prints_both_trainers(capsys):
-    assert main(["bench", "--epochs", "2", "--hidden", "50"]) == 0
+    assert main(["bench", "--epochs", "10", "--hidden", "50"]) == 0
     rows = capsys.readouterr().out.splitlines()[2:]
     assert [r.split()[0] for r in rows] == ["NMF", "backprop,"]
-    assert all(50.0 < float(r.split()[-3]) <= 100.0 for r in rows), rows
+    # well above chance (10 %) on both; the NMF trainer reaches 95 % here, backprop 86 %
+    assert all(75.0 < float(r.split()[-3]) <= 100.0 for r in rows), rows
