@@ -134,7 +134,7 @@ def mirror(tmp_path):
 
 def test_download_is_opt_in(tmp_path, monkeypatch):
     monkeypatch.delenv("NMFDNN_DATA", raising=False)
-    import pooch
+    pooch = pytest.importorskip("pooch")
 
     calls = []
     monkeypatch.setattr(pooch, "retrieve", lambda *a, **k: calls.append(a))
