@@ -4,6 +4,7 @@ absent), clear errors, the toy problems of ALGORITHMS.md §8."""
 import gzip
 import os
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +90,122 @@ def test_digits_and_namespace(xp, device):
     assert X.shape == (1437, 64) and Xt.shape == (360, 64)
     assert X.dtype == xp.float32
     assert float(xp.max(X)) == 1.0
+
+
+# --- opt-in download, against a local HTTP server on 127.0.0.1 --------------------------------
+
+FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """Small fake IDX files served by ``http.server`` on 127.0.0.1: (url, directory, arrays,
+    their SHA-256 computed here with hashlib)."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    pytest.importorskip("pooch")
+    served = tmp_path / "served"
+    served.mkdir()
+    rng = np.random.default_rng(1)
+    arrays = {FILES[0]: rng.integers(0, 256, (5, 28, 28)), FILES[1]: rng.integers(0, 10, 5),
+              FILES[2]: rng.integers(0, 256, (2, 28, 28)), FILES[3]: rng.integers(0, 10, 2)}
+    for name, a in arrays.items():
+        _write_idx(served / name, a, compress=True)
+    hashes = {n: hashlib.sha256((served / n).read_bytes()).hexdigest() for n in FILES}
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", served, arrays, hashes
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_download_is_opt_in(tmp_path, monkeypatch):
+    monkeypatch.delenv("NMFDNN_DATA", raising=False)
+    pooch = pytest.importorskip("pooch")
+
+    calls = []
+    monkeypatch.setattr(pooch, "retrieve", lambda *a, **k: calls.append(a))
+    with pytest.raises(FileNotFoundError, match="nmfdnn fetch mnist"):
+        load_mnist(tmp_path)
+    assert calls == []  # the default stays offline
+
+
+def test_download_verified_and_cached(tmp_path, mirror, monkeypatch):
+    from nmfdnn.datasets import _download, fetch_mnist
+
+    url, _, arrays, hashes = mirror
+    monkeypatch.setitem(_download.REGISTRY, "mnist", hashes)
+    home = tmp_path / "home"
+    X, y, Xt, yt = load_mnist(home, download=True, base_url=url)
+    np.testing.assert_allclose(X, arrays[FILES[0]].reshape(5, -1) / 255, rtol=1e-6)
+    np.testing.assert_array_equal(yt, arrays[FILES[3]])
+    assert sorted(p.name for p in (home / "mnist").iterdir()) == sorted(FILES)
+    # a second fetch finds the verified files and downloads nothing (the server is not needed)
+    assert fetch_mnist("mnist", home, base_url="http://127.0.0.1:9/") == home / "mnist"
+    # NMFDNN_DATA is the default data home, NMFDNN_FASHION_MNIST_URL the default mirror
+    monkeypatch.setenv("NMFDNN_DATA", str(tmp_path / "env"))
+    monkeypatch.setenv("NMFDNN_FASHION_MNIST_URL", url)
+    target = fetch_mnist("fashion", known_hashes=hashes)
+    assert target == tmp_path / "env" / "fashion-mnist"
+    np.testing.assert_array_equal(load_mnist(kind="fashion")[1], arrays[FILES[1]])
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupted"])
+def test_bad_download_is_deleted_and_reported(tmp_path, mirror, damage):
+    from nmfdnn.datasets import fetch_mnist
+
+    url, served, _, hashes = mirror
+    victim = served / FILES[2]
+    data = victim.read_bytes()
+    if damage == "truncated":
+        victim.write_bytes(data[: len(data) // 2])
+    else:
+        victim.write_bytes(data[:40] + bytes([data[40] ^ 0xFF]) + data[41:])
+    home = tmp_path / "home"
+    with pytest.raises(OSError, match=r"t10k-images-idx3-ubyte\.gz failed verification.*deleted"):
+        fetch_mnist("mnist", home, base_url=url, known_hashes=hashes)
+    assert not (home / "mnist" / FILES[2]).exists()
+    assert not any("t10k-images" in p.name for p in (home / "mnist").iterdir())
+
+
+def test_download_errors(tmp_path, mirror, monkeypatch):
+    from nmfdnn.datasets import fetch_mnist
+
+    url, _, _, hashes = mirror
+    with pytest.raises(OSError, match=r"could not download .*nowhere/train-images"):
+        fetch_mnist("mnist", tmp_path, base_url=url + "nowhere/", known_hashes=hashes)
+    with pytest.raises(ValueError, match="kind"):
+        fetch_mnist("cifar", tmp_path)
+    with pytest.raises(ValueError, match="known_hashes has no SHA-256"):
+        fetch_mnist("mnist", tmp_path, base_url=url, known_hashes={})
+    monkeypatch.setitem(sys.modules, "pooch", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"nmfdnn\[data\]"):
+        fetch_mnist("mnist", tmp_path, base_url=url, known_hashes=hashes)
+
+
+def test_registry_matches_shared_files():
+    """The built-in SHA-256 registry, against the real files where they are present."""
+    import hashlib
+
+    from nmfdnn.datasets._download import REGISTRY
+
+    if DATA is None:
+        pytest.skip("MNIST files not found (set NMFDNN_DATA)")
+    for sub, files in REGISTRY.items():
+        for name, digest in files.items():
+            p = Path(DATA) / sub / name
+            if p.is_file():
+                assert hashlib.sha256(p.read_bytes()).hexdigest() == digest, p
