@@ -21,16 +21,31 @@ command-line flag.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
+from sklearn.datasets import load_digits as sklearn_digits
+from tqdm import tqdm
 
-from nmfdnn._array_api import BACKENDS, resolve_device, resolve_dtype, resolve_namespace
+import nmfdnn
+from nmfdnn._array_api import (
+    _ALIASES,
+    BACKENDS,
+    BackendError,
+    resolve_device,
+    resolve_dtype,
+    resolve_namespace,
+)
 from nmfdnn._host import check_random_state, random_uniform, to_numpy
 from nmfdnn._io import save_model
+from nmfdnn.datasets import fetch_mnist, load_digits, load_mnist
+from nmfdnn.estimators import BackpropClassifier, NMFNetworkClassifier
+from nmfdnn.factorizations import nmf, nonlinear_semi_nmf, semi_nmf
 
 __all__ = ["main", "build_parser"]
 
@@ -113,8 +128,6 @@ def _batch_size(text):
 
 
 def _backend(text):
-    from nmfdnn._array_api import _ALIASES
-
     key = _ALIASES.get(text.strip().lower(), text.strip().lower())
     if key not in BACKENDS:
         raise argparse.ArgumentTypeError(
@@ -136,7 +149,6 @@ def _save_path(text):
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a folder, give a file name such as "
                                          "model.npz")
-    import os
 
     if not os.access(parent, os.W_OK):
         raise argparse.ArgumentTypeError(f"folder {str(parent)!r} is not writable")
@@ -162,13 +174,9 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
 
 
 def _version():
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("nmfdnn")
     except PackageNotFoundError:  # running from a source tree that is not installed
-        import nmfdnn
-
         return nmfdnn.__version__
 
 
@@ -300,8 +308,6 @@ def _add_backend_args(p):
 
 def _resolve_backend(args):
     """Import the backend and resolve device and dtype before any data is read."""
-    from nmfdnn._array_api import BackendError
-
     try:
         xp = resolve_namespace(args.backend)
     except BackendError as exc:
@@ -318,13 +324,9 @@ class _FlagError(ValueError):
 
 
 def _demo(args):
-    from sklearn.datasets import load_digits
-
-    from nmfdnn.factorizations import nmf, nonlinear_semi_nmf, semi_nmf
-
     xp, device, dtype = _resolve_backend(args)
     rng = check_random_state(args.seed)
-    X_host = load_digits().data.T / 16.0  # data are columns: (64 features, 1797 samples)
+    X_host = sklearn_digits().data.T / 16.0  # data are columns: (64 features, 1797 samples)
     n, m = X_host.shape
     X = xp.asarray(X_host.astype(args.dtype), device=device)
     Xc = X - xp.mean(X, axis=1, keepdims=True)  # centered: mixed signs, for semi-NMF
@@ -359,19 +361,12 @@ def _demo(args):
 
 
 def _load(args):
-    from nmfdnn.datasets import load_digits, load_mnist
-
     if args.dataset == "digits":
         return load_digits(random_state=args.seed)
     return load_mnist(args.data, kind=args.dataset, download=args.download)
 
 
 def _train(args):
-    from tqdm import tqdm
-
-    from nmfdnn import save_model
-    from nmfdnn.estimators import NMFNetworkClassifier
-
     _resolve_backend(args)  # before the data: a missing backend is reported at once
     default_hidden = (500,) if args.dataset == "digits" else (1000, 500)
     hidden = args.hidden or default_hidden
@@ -414,8 +409,6 @@ def _train(args):
 
 
 def _fetch(args):
-    from nmfdnn.datasets import fetch_mnist, load_mnist
-
     directory = fetch_mnist(args.dataset, args.dir, base_url=args.base_url, progress=True)
     _, y, _, yt = load_mnist(directory, kind=args.dataset)  # parse once: the files are usable
     print(f"{args.dataset}: {y.shape[0]} training / {yt.shape[0]} test images in {directory}")
@@ -423,9 +416,6 @@ def _fetch(args):
 
 
 def _bench(args):
-    from nmfdnn.datasets import load_digits
-    from nmfdnn.estimators import BackpropClassifier, NMFNetworkClassifier
-
     _resolve_backend(args)
     X, y, Xt, yt = load_digits(random_state=args.seed)
     common = dict(max_epochs=args.epochs, backend=args.backend, device=args.device,
