@@ -100,6 +100,7 @@ def semi_nmf(
     rcond=None,
     check_every=10,
     tol=0.0,
+    check_input=True,
     xp=None,
 ):
     """Semi-NMF ``A ≈ Ũ Ṽ`` (``V ≥ 0``), with optional bias and regularization (Algorithm 1).
@@ -123,11 +124,15 @@ def semi_nmf(
         Record the objective every ``check_every`` iterations (on the device).
     tol : float, default=0.0
         Relative decrease between checkpoints below which the loop stops (0: run ``n_iter``).
+    check_input : bool, default=True
+        Check ``A``, ``U`` and ``V`` (dimensions, dtypes, finite entries, ``V ≥ 0``: a full
+        pass and a host synchronization each); ``False`` when the caller has validated them.
     xp : namespace, optional
 
     Returns
     -------
-    U, V : arrays
+    U : array of shape (n_out, n) or (n_out, n + 1)
+    V : array of shape (n, m)
         The factors (input namespace, device, dtype).
     info : SolverInfo
         Final objective and its history.
@@ -140,7 +145,7 @@ def semi_nmf(
         If the iterations produce non-finite values.
     """
     xp = get_namespace(A, U, V, xp=xp)
-    _validate(A, U, V, n_iter, lam_u, lam_v, check_every, tol, xp=xp)
+    _validate(A, U, V, n_iter, lam_u, lam_v, check_every, tol, check_input=check_input, xp=xp)
 
     def step(state):
         return semi_nmf_step(A, *state, lam_u=lam_u, lam_v=lam_v, eps=eps, rcond=rcond, xp=xp)
@@ -155,10 +160,11 @@ def semi_nmf(
     return U, V, info
 
 
-def _validate(A, U, V, n_iter, lam_u, lam_v, check_every, tol, *, xp):
-    check_matrix(A, "A", xp=xp)
-    check_matrix(U, "U", xp=xp, dtype=A.dtype)
-    check_matrix(V, "V", xp=xp, nonnegative=True, dtype=A.dtype)
+def _validate(A, U, V, n_iter, lam_u, lam_v, check_every, tol, *, check_input, xp):
+    if check_input:
+        check_matrix(A, "A", xp=xp)
+        check_matrix(U, "U", xp=xp, dtype=A.dtype)
+        check_matrix(V, "V", xp=xp, nonnegative=True, dtype=A.dtype)
     check_same_columns(("A", A), ("V", V))
     if U.shape[0] != A.shape[0]:
         raise ValueError(f"U has {U.shape[0]} rows but A has {A.shape[0]}")

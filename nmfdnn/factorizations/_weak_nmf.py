@@ -27,6 +27,7 @@ The sample axis of ``H`` is always the last one.
 from __future__ import annotations
 
 from array_api_compat import device as _device
+from sklearn.utils import gen_batches
 
 from nmfdnn._array_api import get_namespace
 from nmfdnn._host import check_random_state, random_uniform
@@ -368,6 +369,7 @@ def weak_nmf_train(
     stride=None,
     update_w=True,
     random_state=None,
+    check_input=True,
     xp=None,
 ):
     """Train a weakly non-negative factorization by AdamW on mini-batches of columns.
@@ -404,6 +406,9 @@ def weak_nmf_train(
         False holds the ``W`` factor(s) fixed and fits only ``H`` (a ``transform``).
     random_state : None, int or numpy Generator
         Order of the mini-batches.
+    check_input : bool, default=True
+        Check ``X`` (2-D, finite: a full pass and a host synchronization); ``False`` when the
+        caller has validated it already.
     xp : namespace, optional
 
     Returns
@@ -415,7 +420,8 @@ def weak_nmf_train(
     """
     deconv = stride is not None
     xp = get_namespace(X, H, xp=xp)
-    check_matrix(X, "X", xp=xp)
+    if check_input:
+        check_matrix(X, "X", xp=xp)
     _check_loss(loss)
     n_epochs = check_positive_int(n_epochs, "n_epochs", minimum=0)
     lam = check_nonnegative_scalar(lam, "lam")
@@ -435,7 +441,7 @@ def weak_nmf_train(
     mH, vH = xp.zeros_like(H), xp.zeros_like(H)
     grad_lam = 0.0 if decoupled else lam
     wd = lam if decoupled else 0.0
-    bounds = [(a, min(a + b, n)) for a in range(0, n, b)]
+    batches = list(gen_batches(n, b))
     losses = []
     t_w = 0
     for epoch in range(n_epochs):
@@ -446,10 +452,9 @@ def weak_nmf_train(
         Hp, mHp, vHp = (xp.take(A, perm, axis=H.ndim - 1) for A in (H, mH, vH))
         blocks, mblocks, vblocks = [], [], []
         total = None
-        for a, z in bounds:
-            idx = perm[a:z]
-            XJ = xp.take(X, idx, axis=1)
-            HJ = Hp[..., a:z]
+        for J in batches:
+            XJ = xp.take(X, perm[J], axis=1)
+            HJ = Hp[..., J]
             if deconv:
                 value, gW, gH = deconv_grad(XJ, params[0], HJ, stride=stride, eta=e,
                                             lam=grad_lam, loss=loss, xp=xp)
@@ -462,7 +467,7 @@ def weak_nmf_train(
                 params[i], mW[i], vW[i] = adam_update(
                     params[i], gWs[i], mW[i], vW[i], t_w, lr=lr, beta1=beta1, beta2=beta2,
                     eps=adam_eps, weight_decay=wd, xp=xp)
-            HJ, mJ, vJ = adam_update(HJ, gH, mHp[..., a:z], vHp[..., a:z], epoch + 1, lr=lr,
+            HJ, mJ, vJ = adam_update(HJ, gH, mHp[..., J], vHp[..., J], epoch + 1, lr=lr,
                                     beta1=beta1, beta2=beta2, eps=adam_eps, weight_decay=wd,
                                     xp=xp)
             blocks.append(HJ)
@@ -473,5 +478,5 @@ def weak_nmf_train(
         H = xp.take(xp.concat(blocks, axis=axis), inv, axis=axis)
         mH = xp.take(xp.concat(mblocks, axis=axis), inv, axis=axis)
         vH = xp.take(xp.concat(vblocks, axis=axis), inv, axis=axis)
-        losses.append(total / len(bounds))
+        losses.append(total / len(batches))
     return (params[0] if deconv else params), H, losses
