@@ -56,8 +56,12 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
     check_every : int, default=10
     random_state : None, int or numpy Generator
     verbose : int, default=0
-    backend, device, dtype :
-        Array backend (``None``: that of ``X``), device and float dtype.
+    backend : str, namespace or None, default=None
+        Array backend to compute in; ``None``: the namespace of ``X``.
+    device : str, device or None, default=None
+        ``None``: the device of ``X`` (or the backend's default device).
+    dtype : {"float32", "float64"}, dtype or None, default=None
+        ``None``: ``X``'s floating dtype (float32 for integer or list input).
 
     Attributes
     ----------
@@ -274,8 +278,23 @@ class SSNMF(DeepNMF):
     Parameters
     ----------
     n_components : int, default=20
-    lam, max_iter, init_iter, check_every, random_state, verbose, backend, device, dtype :
-        As in :class:`DeepNMF`.
+    lam : float, default=1.0
+        λ, weight of the label term.
+    max_iter : int, default=200
+        Sweeps of the multiplicative updates.
+    init_iter : int, default=100
+        Lee–Seung iterations of the initial NMF ``Xᵀ ≈ A S``.
+    check_every : int, default=10
+        Record the energy every ``check_every`` sweeps.
+    random_state : None, int or numpy Generator, default=None
+        Seed of the initial factors.
+    verbose : int, default=0
+    backend : str, namespace or None, default=None
+        Array backend to compute in; ``None``: the namespace of ``X``.
+    device : str, device or None, default=None
+        ``None``: the device of ``X`` (or the backend's default device).
+    dtype : {"float32", "float64"}, dtype or None, default=None
+        ``None``: ``X``'s floating dtype (float32 for integer or list input).
     """
 
     _parameter_constraints: dict = {

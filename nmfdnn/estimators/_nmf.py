@@ -61,10 +61,11 @@ class NMF(TransformerMixin, BaseEstimator):
     random_state : None, int or numpy Generator
         Seed of the host draws for ``init="random"``.
     verbose : int, default=0
-    backend : str, namespace or None
+    backend : str, namespace or None, default=None
         Array backend to compute in; ``None``: the namespace of ``X``.
-    device : str or None
-    dtype : {"float32", "float64"} or None
+    device : str, device or None, default=None
+        ``None``: the device of ``X`` (or the backend's default device).
+    dtype : {"float32", "float64"}, dtype or None, default=None
         ``None``: ``X``'s floating dtype (float32 for integer or list input).
 
     Attributes
@@ -281,8 +282,12 @@ class SemiNMF(TransformerMixin, BaseEstimator):
         Seed of the initial ``V`` (uniform on [0, 1) plus 0.2, drawn on the host, as the
         cluster-indicator-plus-0.2 start of Ding, Li & Jordan without the k-means).
     verbose : int, default=0
-    backend, device, dtype :
-        As in :class:`NMF`.
+    backend : str, namespace or None, default=None
+        Array backend to compute in; ``None``: the namespace of ``X``.
+    device : str, device or None, default=None
+        ``None``: the device of ``X`` (or the backend's default device).
+    dtype : {"float32", "float64"}, dtype or None, default=None
+        ``None``: ``X``'s floating dtype (float32 for integer or list input).
 
     Attributes
     ----------

@@ -75,8 +75,12 @@ class WeaklyNMF(TransformerMixin, BaseEstimator):
         Epochs of the ``H``-only fit in :meth:`transform` (default: ``max_epochs``).
     random_state : None, int or numpy Generator
     verbose : int, default=0
-    backend, device, dtype :
-        Array backend (``None``: that of ``X``), device, and float dtype.
+    backend : str, namespace or None, default=None
+        Array backend to compute in; ``None``: the namespace of ``X``.
+    device : str, device or None, default=None
+        ``None``: the device of ``X`` (or the backend's default device).
+    dtype : {"float32", "float64"}, dtype or None, default=None
+        ``None``: ``X``'s floating dtype (float32 for integer or list input).
 
     Attributes
     ----------

@@ -20,7 +20,23 @@ __all__ = ["nmf_step", "nmf", "nmf_objective"]
 
 
 def nmf_objective(A, W, H, *, mask=None, xp=None):
-    """``½ Σ M ⊙ (A − W H)²`` (``½‖A − W H‖²_F`` without a mask ``M``) as a 0-d array."""
+    """The NMF objective ``½ Σ M ⊙ (A − W H)²`` (``½‖A − W H‖²_F`` without a mask ``M``).
+
+    Parameters
+    ----------
+    A : array of shape (n, m)
+        Data, one column per sample.
+    W : array of shape (n, r)
+    H : array of shape (r, m)
+    mask : array of shape (n, m), optional
+        Entry weights ``M``.
+    xp : namespace, optional
+
+    Returns
+    -------
+    0-d array
+        On the device of ``A`` (no host synchronization).
+    """
     xp = get_namespace(A, W, H, xp=xp)
     E = A - W @ H
     if mask is not None:
@@ -63,7 +79,9 @@ def nmf_step(A, W, H, *, eps=None, update_w=True, update_h=True, mask=None, xp=N
 
     Returns
     -------
-    W, H : arrays, non-negative, same namespace/device/dtype
+    W : array of shape (n, r)
+    H : array of shape (r, m)
+        Non-negative, same namespace, device and dtype as the inputs.
     """
     xp = get_namespace(A, W, H, xp=xp)
     if eps is None:

@@ -19,7 +19,23 @@ __all__ = ["semi_nmf_step", "semi_nmf", "semi_nmf_objective"]
 
 
 def semi_nmf_objective(A, U, V, *, lam_u=0.0, lam_v=0.0, xp=None):
-    """``½‖A − Ũ Ṽ‖²_F + (λ_U/2)‖Ũ‖²_F + (λ_V/2)‖V‖²_F`` as a 0-d array (no host sync)."""
+    """The objective of Algorithm 1, ``½‖A − Ũ Ṽ‖²_F + (λ_U/2)‖Ũ‖²_F + (λ_V/2)‖V‖²_F``.
+
+    Parameters
+    ----------
+    A : array of shape (n_out, m)
+    U : array of shape (n_out, n) or (n_out, n + 1)
+        ``U`` or ``Ũ = [U, b]``.
+    V : array of shape (n, m)
+    lam_u, lam_v : float, default=0.0
+        Ridge weights λ_U and λ_V.
+    xp : namespace, optional
+
+    Returns
+    -------
+    0-d array
+        On the device of the inputs (no host synchronization).
+    """
     xp = get_namespace(A, U, V, xp=xp)
     E = A - affine(U, V, xp=xp)
     obj = 0.5 * sq_norm(E, xp=xp)

@@ -59,7 +59,20 @@ LOSSES = ("l1", "l2")
 
 # --------------------------------------------------------------------------- element-wise parts
 def leaky_relu(A, eta, *, xp):
-    """``φη(A) = max(A, ηA)`` element-wise (``0 ≤ η ≤ 1``; η = 0 is ReLU, η = 1 the identity)."""
+    """The leaky ReLU ``φη(A) = max(A, ηA)``, element-wise.
+
+    Parameters
+    ----------
+    A : array
+    eta : float
+        Slope η on the negative part, ``0 ≤ η ≤ 1`` (η = 0: ReLU, η = 1: the identity).
+    xp : namespace
+
+    Returns
+    -------
+    array
+        Same shape, dtype and device as ``A``.
+    """
     return xp.where(A >= 0, A, eta * A)
 
 
@@ -132,6 +145,18 @@ def weak_nmf_grad(X, Ws, H, *, eta=0.1, lam=0.1, loss="l1", xp=None):
         \\qquad ∂/∂H = G_0 ⊙ φη'(H) + 2λH
 
     (for L = 1 exactly the gradients of ALGORITHMS.md §6).
+
+    Parameters
+    ----------
+    X : array of shape (m, b)
+    Ws : list of arrays
+        ``[W_1, …, W_L]``, ``W_l`` of shape ``(r_{l+1}, r_l)`` (see :func:`weak_nmf_objective`).
+    H : array of shape (r_1, b)
+    eta : float, default=0.1
+    lam : float, default=0.1
+        λ, on every factor.
+    loss : {"l1", "l2"}, default="l1"
+    xp : namespace, optional
 
     Returns
     -------
@@ -248,8 +273,24 @@ def _deconv_adjoint(G, F, K, *, stride, xp):
 def deconv_objective(X, W, H, *, stride, eta=0.1, lam=0.1, loss="l1", xp=None):
     """Objective of (12): ``Σ_i ℓ(X⁽ⁱ⁾, φη(W) *ₛᵀ φη(H⁽ⁱ⁾)) + λ(‖W‖² + ‖H‖²)``.
 
-    ``X`` of shape (h·w, b) (row-major images as columns), ``W`` (h/s, w/s, r), ``H``
-    (4r, s², b).
+    Parameters
+    ----------
+    X : array of shape (h·w, b)
+        Row-major images as columns.
+    W : array of shape (h/s, w/s, r)
+        Shared factor images (before ``φη``).
+    H : array of shape (4r, s², b)
+        Per-image kernels (before ``φη``), in the layout of the module docstring.
+    stride : int
+        ``s``.
+    eta : float, default=0.1
+    lam : float, default=0.1
+    loss : {"l1", "l2"}, default="l1"
+    xp : namespace, optional
+
+    Returns
+    -------
+    0-d array
     """
     xp = get_namespace(X, W, H, xp=xp)
     P = deconv_transpose(leaky_relu(W, eta, xp=xp), leaky_relu(H, eta, xp=xp), stride=stride,
@@ -271,6 +312,21 @@ def deconv_grad(X, W, H, *, stride, eta=0.1, lam=0.1, loss="l1", xp=None):
     with ``F = φη(W)``, ``K = φη(H)``, ``G = ∂ℓ/∂P``; the adjoints of the transposed
     convolution are the transposed GEMMs ``Sᵀ G`` and ``G Kᵀ`` (then summed back over the
     four shifts).
+
+    Parameters
+    ----------
+    X : array of shape (h·w, b)
+        Row-major images as columns.
+    W : array of shape (h/s, w/s, r)
+        Shared factor images (before ``φη``).
+    H : array of shape (4r, s², b)
+        Per-image kernels (before ``φη``), in the layout of the module docstring.
+    stride : int
+        ``s``.
+    eta : float, default=0.1
+    lam : float, default=0.1
+    loss : {"l1", "l2"}, default="l1"
+    xp : namespace, optional
 
     Returns
     -------
