@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numbers
 
-import array_api_extra as xpx
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
@@ -174,10 +173,11 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
         codes = xp.asarray([code.get(v, -1) for v in yh], device=dev)  # -1: unknown
         self.classes_ = to_numpy(asarray(classes, xp=xp, device=dev))
         K = len(classes)
-        known = codes >= 0
-        # one-hot columns; an unlabeled column gets class 0, which the label mask L zeroes
-        Y = xpx.one_hot(xp.where(known, codes, 0), K, dtype=dt, axis=0, xp=xp)
-        Lmask = xp.astype(known[None, :], dt)
+        # One-hot columns, zero for an unlabeled sample (code -1).  Not ``xpx.one_hot``: it
+        # leaves negative codes undefined, and on NumPy it returns a moved-axis (Fortran-order)
+        # view whose products round differently (1e-16) from the figures of docs/.
+        Y = xp.astype(codes[None, :] == xp.arange(K, device=dev)[:, None], dt)
+        Lmask = xp.astype(codes[None, :] >= 0, dt)
         rng = check_random_state(self.random_state)
         support = self._support(n, segments, xp, dev)
         A0 = Xa.T
