@@ -29,6 +29,21 @@ def check_random_state(random_state=None):
     """A :class:`numpy.random.Generator` from ``None``, an int, a Generator or a RandomState.
 
     Global seeds (``np.random.seed``, ``torch.manual_seed``) are never touched.
+
+    Parameters
+    ----------
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        ``None``: fresh OS entropy; an int: a seeded Generator; a Generator: itself; a
+        RandomState: a Generator seeded by one draw from it.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Raises
+    ------
+    ValueError
+        For any other type.
     """
     if isinstance(random_state, np.random.Generator):
         return random_state
@@ -63,6 +78,16 @@ def to_numpy(x):
     """Copy an array of any supported backend to a host NumPy array (for reporting/tests).
 
     Never use inside an iteration: on a GPU this is a device-to-host synchronization.
+
+    Parameters
+    ----------
+    x : array or None
+        An array of NumPy, torch, CuPy, JAX or array-api-strict.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``x`` itself when it is a NumPy array (or None).
     """
     if x is None or isinstance(x, np.ndarray):
         return x

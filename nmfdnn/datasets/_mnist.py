@@ -105,8 +105,22 @@ def find_data_dir(kind="mnist", path=None):
     -------
     pathlib.Path
 
+    Parameters
+    ----------
+    kind : {"mnist", "fashion"}, default="mnist"
+        MNIST or Fashion-MNIST.
+    path : str or path-like, optional
+        Directory to look in first.
+
+    Returns
+    -------
+    pathlib.Path
+        A directory holding the four files (optionally gzipped).
+
     Raises
     ------
+    ValueError
+        If ``kind`` is unknown.
     FileNotFoundError
         Saying where it looked and how to get the files.
     """

@@ -29,6 +29,23 @@ def make_sin(n_train=100, n_test=1000, *, noise=0.3, random_state=None, dtype="f
     ``n_train`` points ``x`` at regular intervals, ``ε ~ U(−noise, noise)``; ``n_test`` clean
     test points on the same interval.
 
+    Parameters
+    ----------
+    n_train : int, default=100
+        Training points.
+    n_test : int, default=1000
+        Test points.
+    noise : float, default=0.3
+        Half-width of the uniform noise on the training targets.
+    random_state : None, int or numpy Generator, default=None
+        Seed of the host draws.
+    dtype : {"float32", "float64"}, default="float32"
+        Dtype of the float arrays (labels stay int64).
+    xp : str, namespace or None, default=None
+        Backend of the returned arrays (``None``: NumPy).
+    device : str, device or None, default=None
+        Device of the returned arrays.
+
     Returns
     -------
     X_train : array of shape (n_train, 1)
@@ -47,8 +64,24 @@ def make_sin(n_train=100, n_test=1000, *, noise=0.3, random_state=None, dtype="f
 
 def make_disk(n_train=300, n_test=1000, *, random_state=None, dtype="float32", xp=None,
               device=None):
-    """Model 2 of the bias paper: points uniform on ``[−1, 1]²``, class 1 inside the circle
-    of radius ``sqrt(2/π)`` (half the area), class 0 outside.
+    """Model 2 of the bias paper: points inside or outside a disk, uniform on ``[−1, 1]²``.
+
+    Class 1 inside the circle of radius ``sqrt(2/π)`` (half the area), class 0 outside.
+
+    Parameters
+    ----------
+    n_train : int, default=300
+        Training points.
+    n_test : int, default=1000
+        Test points.
+    random_state : None, int or numpy Generator, default=None
+        Seed of the host draws.
+    dtype : {"float32", "float64"}, default="float32"
+        Dtype of the float arrays (labels stay int64).
+    xp : str, namespace or None, default=None
+        Backend of the returned arrays (``None``: NumPy).
+    device : str, device or None, default=None
+        Device of the returned arrays.
 
     Returns
     -------
@@ -73,6 +106,19 @@ def load_digits(test_size=0.2, *, random_state=0, dtype="float32", xp=None, devi
     """scikit-learn's bundled 8×8 digits (1797 images, no download), split train/test.
 
     Pixels scaled to ``[0, 1]``; a stratified split.
+
+    Parameters
+    ----------
+    test_size : float, default=0.2
+        Fraction of the images in the test set.
+    random_state : None, int or numpy Generator, default=0
+        Seed of the host draws.
+    dtype : {"float32", "float64"}, default="float32"
+        Dtype of the float arrays (labels stay int64).
+    xp : str, namespace or None, default=None
+        Backend of the returned arrays (``None``: NumPy).
+    device : str, device or None, default=None
+        Device of the returned arrays.
 
     Returns
     -------

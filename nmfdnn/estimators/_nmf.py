@@ -8,56 +8,30 @@ is the solvers' ``A ≈ W_c H_c`` with ``W_c = Hᵀ`` and ``H_c = Wᵀ``.
 from __future__ import annotations
 
 import math
+import numbers
 
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from nmfdnn._array_api import asarray
 from nmfdnn._host import check_random_state, random_uniform
 from nmfdnn._ops import neg, pos
-from nmfdnn._validation import (
-    check_matrix,
-    check_nonnegative_scalar,
-    check_positive_int,
+from nmfdnn.estimators._base import (
+    COMMON_CONSTRAINTS,
+    check_n_features,
+    fitted_backend,
+    like_input,
+    prepare_masked,
+    resolve_fit_backend,
+    to_backend,
 )
-from nmfdnn.estimators._base import like_input, resolve_fit_backend, to_backend
 from nmfdnn.factorizations._init import INITS, nmf_init
 from nmfdnn.factorizations._loop import iterate
 from nmfdnn.factorizations._nmf import nmf
 from nmfdnn.factorizations._semi_nmf import semi_nmf, semi_nmf_objective
 
 __all__ = ["NMF", "SemiNMF"]
-
-
-def _check_fitted(est, attr="components_"):
-    if not hasattr(est, attr):
-        from sklearn.exceptions import NotFittedError
-
-        raise NotFittedError(f"this {type(est).__name__} is not fitted yet; call fit first")
-
-
-def _prepare_masked(X, mask, *, xp, device, dtype, nonnegative):
-    """``X`` and an entry mask as arrays of ``xp``; masked entries of ``X`` are set to 0.
-
-    ``mask`` may have the shape of ``X`` (entry weights) or ``(n_samples,)`` (sample weights).
-    Entries of ``X`` where the mask is 0 may hold NaN (missing values).
-    """
-    if mask is None:
-        return to_backend(X, xp=xp, device=device, dtype=dtype, nonnegative=nonnegative), None
-    Xa = asarray(X, xp=xp, device=device, dtype=dtype)
-    M = asarray(mask, xp=xp, device=device, dtype=dtype)
-    if Xa.ndim != 2:
-        raise ValueError(f"X must be 2-D, got shape {tuple(Xa.shape)}")
-    if M.ndim == 1 and M.shape[0] == Xa.shape[0]:
-        M = xp.broadcast_to(M[:, None], Xa.shape)
-    if tuple(M.shape) != tuple(Xa.shape):
-        raise ValueError(
-            f"mask must have the shape of X {tuple(Xa.shape)} (entry weights) or "
-            f"({Xa.shape[0]},) (sample weights), got {tuple(M.shape)}"
-        )
-    check_matrix(M, "mask", xp=xp, nonnegative=True)
-    Xa = xp.where(M > 0, Xa, xp.zeros_like(Xa))
-    check_matrix(Xa, "X (observed entries)", xp=xp, nonnegative=nonnegative)
-    return Xa, M
 
 
 class NMF(TransformerMixin, BaseEstimator):
@@ -87,10 +61,11 @@ class NMF(TransformerMixin, BaseEstimator):
     random_state : None, int or numpy Generator
         Seed of the host draws for ``init="random"``.
     verbose : int, default=0
-    backend : str, namespace or None
+    backend : str, namespace or None, default=None
         Array backend to compute in; ``None``: the namespace of ``X``.
-    device : str or None
-    dtype : {"float32", "float64"} or None
+    device : str, device or None, default=None
+        ``None``: the device of ``X`` (or the backend's default device).
+    dtype : {"float32", "float64"}, dtype or None, default=None
         ``None``: ``X``'s floating dtype (float32 for integer or list input).
 
     Attributes
@@ -109,6 +84,15 @@ class NMF(TransformerMixin, BaseEstimator):
     ``H_cᵀ`` and ``components_`` is ``W_cᵀ``, as scikit-learn's ``NMF`` notes the same swap.
     """
 
+    _parameter_constraints: dict = {
+        "n_components": [None, Interval(numbers.Integral, 1, None, closed="left")],
+        "init": [StrOptions(set(INITS) | {"custom"})],
+        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "check_every": [Interval(numbers.Integral, 0, None, closed="left")],
+        **COMMON_CONSTRAINTS,
+    }
+
     def __init__(self, n_components=None, *, init="nndsvda", max_iter=200, tol=1e-4,
                  check_every=10, random_state=None, verbose=0, backend=None, device=None,
                  dtype=None):
@@ -124,18 +108,38 @@ class NMF(TransformerMixin, BaseEstimator):
         self.dtype = dtype
 
     def fit(self, X, y=None, *, W=None, H=None, mask=None):
-        """Fit the factorization to ``X`` of shape (n_samples, n_features); returns ``self``."""
-        self.fit_transform(X, W=W, H=H, mask=mask)
-        return self
-
-    def fit_transform(self, X, y=None, *, W=None, H=None, mask=None):
-        """Fit and return ``W`` of shape (n_samples, n_components).
+        """Fit the factorization ``X ≈ W H``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Non-negative data (NaN allowed where ``mask`` is 0).
-        y : ignored
+        y : None
+            Ignored.
+        W : array-like of shape (n_samples, n_components), optional
+            Initial ``W`` for ``init="custom"``.
+        H : array-like of shape (n_components, n_features), optional
+            Initial ``H`` for ``init="custom"``.
+        mask : array-like of shape (n_samples, n_features) or (n_samples,), optional
+            Entry (or sample) weights ``≥ 0``; 0 marks a missing entry.
+
+        Returns
+        -------
+        self : NMF
+            The fitted estimator.
+        """
+        self.fit_transform(X, W=W, H=H, mask=mask)
+        return self
+
+    def fit_transform(self, X, y=None, *, W=None, H=None, mask=None):
+        """Fit ``X ≈ W H`` and return ``W``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Non-negative data (NaN allowed where ``mask`` is 0).
+        y : None
+            Ignored.
         W : array-like of shape (n_samples, n_components), optional
             Initial ``W`` for ``init="custom"``.
         H : array-like of shape (n_components, n_features), optional
@@ -148,22 +152,18 @@ class NMF(TransformerMixin, BaseEstimator):
         W : array of shape (n_samples, n_components)
             In the namespace of ``X`` (host NumPy for lists).
         """
+        self._validate_params()
         xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
                                           dtype=self.dtype)
-        Xa, M = _prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
+        Xa, M = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
         n_samples, n_features = Xa.shape
         r = n_features if self.n_components is None else self.n_components
-        if self.init not in INITS + ("custom",):
-            raise ValueError(f"init must be one of {INITS + ('custom',)}, got {self.init!r}")
-        r = check_positive_int(r, "n_components")
         if self.init in ("nndsvd", "nndsvda") and r > min(n_samples, n_features):
             raise ValueError(
                 f"n_components={r} is larger than min(n_samples, n_features) = "
                 f"{min(n_samples, n_features)}, the most init={self.init!r} (a truncated SVD) "
                 "allows; use init='random' or 'custom' for an overcomplete factorization"
             )
-        max_iter = check_positive_int(self.max_iter, "max_iter", minimum=0)
-        check_nonnegative_scalar(self.tol, "tol")
         A = Xa.T
         Mt = None if M is None else M.T
         if self.init == "custom":
@@ -178,8 +178,8 @@ class NMF(TransformerMixin, BaseEstimator):
                 )
         else:
             Wc, Hc = nmf_init(A, r, init=self.init, random_state=self.random_state, xp=xp)
-        Wc, Hc, info = nmf(A, Wc, Hc, n_iter=max_iter, tol=self.tol,
-                           check_every=self.check_every, mask=Mt, xp=xp)
+        Wc, Hc, info = nmf(A, Wc, Hc, n_iter=self.max_iter, tol=self.tol,
+                           check_every=self.check_every, mask=Mt, check_input=False, xp=xp)
         self.components_ = Wc.T
         self.n_components_ = r
         self.n_features_in_ = n_features
@@ -196,45 +196,44 @@ class NMF(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        mask : array-like, optional
+            Non-negative data (NaN allowed where ``mask`` is 0).
+        mask : array-like of shape (n_samples, n_features) or (n_samples,), optional
             As in :meth:`fit_transform`.
 
         Returns
         -------
         W : array of shape (n_samples, n_components)
+            In the namespace of ``X``.
         """
-        _check_fitted(self)
-        xp, dev, dt = _fitted_backend(self.components_)
-        Xa, M = _prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
-        _check_features(self, Xa)
+        check_is_fitted(self, "components_")
+        xp, dev, dt = fitted_backend(self.components_)
+        Xa, M = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
+        check_n_features(self, Xa)
         A = Xa.T
         avg = math.sqrt(float(xp.mean(A)) / self.n_components_)
         Hc = xp.full((self.n_components_, A.shape[1]), avg, dtype=dt, device=dev)
-        _, Hc, _ = nmf(A, self.components_.T, Hc, n_iter=check_positive_int(
-            self.max_iter, "max_iter", minimum=0), tol=self.tol, check_every=self.check_every,
-            update_w=False, mask=None if M is None else M.T, xp=xp)
+        _, Hc, _ = nmf(A, self.components_.T, Hc, n_iter=self.max_iter, tol=self.tol,
+                       check_every=self.check_every, update_w=False,
+                       mask=None if M is None else M.T, check_input=False, xp=xp)
         return like_input(Hc.T, X)
 
     def inverse_transform(self, W):
-        """``X ≈ W H`` from ``W`` of shape (n_samples, n_components)."""
-        _check_fitted(self)
-        xp, dev, dt = _fitted_backend(self.components_)
+        """``X ≈ W H`` from ``W``.
+
+        Parameters
+        ----------
+        W : array-like of shape (n_samples, n_components)
+            Latent of some samples.
+
+        Returns
+        -------
+        X : array of shape (n_samples, n_features)
+            ``W @ components_``, in the namespace of ``W``.
+        """
+        check_is_fitted(self, "components_")
+        xp, dev, dt = fitted_backend(self.components_)
         Wa = asarray(W, xp=xp, device=dev, dtype=dt)
         return like_input(Wa @ self.components_, W)
-
-
-def _fitted_backend(arr):
-    from array_api_compat import array_namespace, device
-
-    return array_namespace(arr), device(arr), arr.dtype
-
-
-def _check_features(est, Xa):
-    if Xa.shape[1] != est.n_features_in_:
-        raise ValueError(
-            f"X has {Xa.shape[1]} features, but {type(est).__name__} was fitted with "
-            f"{est.n_features_in_}"
-        )
 
 
 def _semi_nmf_v_step(A, U, V, *, lam_v, eps, xp):
@@ -283,8 +282,12 @@ class SemiNMF(TransformerMixin, BaseEstimator):
         Seed of the initial ``V`` (uniform on [0, 1) plus 0.2, drawn on the host, as the
         cluster-indicator-plus-0.2 start of Ding, Li & Jordan without the k-means).
     verbose : int, default=0
-    backend, device, dtype :
-        As in :class:`NMF`.
+    backend : str, namespace or None, default=None
+        Array backend to compute in; ``None``: the namespace of ``X``.
+    device : str, device or None, default=None
+        ``None``: the device of ``X`` (or the backend's default device).
+    dtype : {"float32", "float64"}, dtype or None, default=None
+        ``None``: ``X``'s floating dtype (float32 for integer or list input).
 
     Attributes
     ----------
@@ -297,6 +300,17 @@ class SemiNMF(TransformerMixin, BaseEstimator):
     n_iter_ : int
     n_features_in_ : int
     """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "alpha_u": [Interval(numbers.Real, 0, None, closed="left")],
+        "alpha_v": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "check_every": [Interval(numbers.Integral, 0, None, closed="left")],
+        **COMMON_CONSTRAINTS,
+    }
 
     def __init__(self, n_components=2, *, fit_intercept=False, alpha_u=0.0, alpha_v=0.0,
                  max_iter=200, tol=1e-4, check_every=10, random_state=None, verbose=0,
@@ -315,27 +329,52 @@ class SemiNMF(TransformerMixin, BaseEstimator):
         self.dtype = dtype
 
     def fit(self, X, y=None):
-        """Fit to ``X`` of shape (n_samples, n_features); returns ``self``."""
+        """Fit ``X ≈ V U + 1 bᵀ``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data of any sign.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SemiNMF
+            The fitted estimator.
+        """
         self.fit_transform(X)
         return self
 
     def fit_transform(self, X, y=None):
-        """Fit and return the non-negative latent ``V`` of shape (n_samples, n_components)."""
+        """Fit ``X ≈ V U + 1 bᵀ`` and return the non-negative latent ``V``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data of any sign.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        V : array of shape (n_samples, n_components)
+            Non-negative, in the namespace of ``X`` (host NumPy for lists).
+        """
+        self._validate_params()
         xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
                                           dtype=self.dtype)
         Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
         n_samples, n_features = Xa.shape
-        r = check_positive_int(self.n_components, "n_components")
-        lam_u = check_nonnegative_scalar(self.alpha_u, "alpha_u")
-        lam_v = check_nonnegative_scalar(self.alpha_v, "alpha_v")
+        r = self.n_components
+        lam_u, lam_v = float(self.alpha_u), float(self.alpha_v)
         A = Xa.T
         rng = check_random_state(self.random_state)
         V = random_uniform((r, n_samples), rng=rng, xp=xp, device=dev, dtype=dt) + 0.2
         U = xp.zeros((n_features, r + int(bool(self.fit_intercept))), dtype=dt, device=dev)
-        U, V, info = semi_nmf(A, U, V, n_iter=check_positive_int(self.max_iter, "max_iter",
-                                                                    minimum=0),
-                              lam_u=lam_u, lam_v=lam_v, check_every=self.check_every,
-                              tol=self.tol, xp=xp)
+        U, V, info = semi_nmf(A, U, V, n_iter=self.max_iter, lam_u=lam_u, lam_v=lam_v,
+                              check_every=self.check_every, tol=self.tol, check_input=False,
+                              xp=xp)
         self.components_ = U[:, :r].T
         self.intercept_ = U[:, r] if self.fit_intercept else None
         self._U_tilde = U
@@ -350,11 +389,24 @@ class SemiNMF(TransformerMixin, BaseEstimator):
         return like_input(V.T, X)
 
     def transform(self, X):
-        """Non-negative ``V`` for new data with ``U`` (and ``b``) held fixed."""
-        _check_fitted(self)
-        xp, dev, dt = _fitted_backend(self.components_)
+        """Non-negative ``V`` for new data with ``U`` (and ``b``) held fixed.
+
+        Runs the ``V`` half of Algorithm 1 (``max_iter`` iterations from ``V = 1``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data of any sign.
+
+        Returns
+        -------
+        V : array of shape (n_samples, n_components)
+            Non-negative, in the namespace of ``X``.
+        """
+        check_is_fitted(self, "components_")
+        xp, dev, dt = fitted_backend(self.components_)
         Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
-        _check_features(self, Xa)
+        check_n_features(self, Xa)
         A = Xa.T
         r = self.n_components_
         eps = float(xp.finfo(dt).eps)
@@ -374,9 +426,20 @@ class SemiNMF(TransformerMixin, BaseEstimator):
         return like_input(V.T, X)
 
     def inverse_transform(self, V):
-        """``X ≈ V U + 1bᵀ`` from ``V`` of shape (n_samples, n_components)."""
-        _check_fitted(self)
-        xp, dev, dt = _fitted_backend(self.components_)
+        """``X ≈ V U + 1bᵀ`` from ``V``.
+
+        Parameters
+        ----------
+        V : array-like of shape (n_samples, n_components)
+            Latent of some samples.
+
+        Returns
+        -------
+        X : array of shape (n_samples, n_features)
+            In the namespace of ``V``.
+        """
+        check_is_fitted(self, "components_")
+        xp, dev, dt = fitted_backend(self.components_)
         Va = asarray(V, xp=xp, device=dev, dtype=dt)
         out = Va @ self.components_
         if self.intercept_ is not None:

@@ -27,8 +27,9 @@ class LowRankInput:
 
     The first-layer pre-activation of a mini-batch J is ``W_1 X_J = (W_1 QS) V_J`` with the
     cached ``QS = Q diag(σ)``: an (n_1 × r)(r × s) product instead of (n_1 × n_0)(n_0 × s).
+    The fields below are also its attributes.
 
-    Attributes
+    Parameters
     ----------
     Q : array of shape (n0, r)
         Left singular vectors (orthonormal columns), ``U1`` of the paper.
@@ -36,7 +37,7 @@ class LowRankInput:
         Kept singular values, decreasing.
     Vt : array of shape (r, m)
         ``V1ᵀ``: the coordinates of every sample; a mini-batch takes ``Vt[:, J]``.
-    QS : array of shape (n0, r)
+    QS : array of shape (n0, r), optional
         ``Q diag(σ)`` (computed from ``Q`` and ``sigma`` when not given).
     """
 
@@ -60,12 +61,34 @@ class LowRankInput:
         return self.Vt.shape[1]
 
     def with_columns(self, Vt):
-        """The same ``Q``, ``σ`` and ``QS`` with the coordinates ``Vt`` of other samples (a
-        mini-batch ``V_J``); nothing is copied or recomputed."""
+        """The same ``Q``, ``σ`` and ``QS`` with the coordinates of other samples.
+
+        Nothing is copied or recomputed: a mini-batch ``J`` is ``inputs.with_columns(Vt_J)``.
+
+        Parameters
+        ----------
+        Vt : array of shape (r, s)
+            Coordinates ``V_Jᵀ`` of the samples (e.g. ``self.Vt[:, J]``).
+
+        Returns
+        -------
+        LowRankInput
+            Sharing ``Q``, ``sigma`` and ``QS`` with ``self``.
+        """
         return replace(self, Vt=Vt)
 
     def reconstruct(self, columns=None):
-        """``Q diag(σ) Vt`` (or only the given column slice/indices)."""
+        """``Q diag(σ) Vt``, the rank-r approximation of ``X`` (or of some of its columns).
+
+        Parameters
+        ----------
+        columns : slice or array of int, optional
+            Columns (samples) to reconstruct. Default: all.
+
+        Returns
+        -------
+        array of shape (n0, m) or (n0, len(columns))
+        """
         Vt = self.Vt if columns is None else self.Vt[:, columns]
         return (self.Q * self.sigma[None, :]) @ Vt
 
