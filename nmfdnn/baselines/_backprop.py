@@ -48,8 +48,12 @@ def glorot_init(layer_sizes, *, rng, xp, device=None, dtype):
     layer_sizes : sequence of int
         ``[n0, n1, ..., nd]`` (input, hidden..., output).
     rng : numpy.random.Generator
-    xp, device, dtype
-        Target namespace, device and dtype (one transfer per array).
+    xp : namespace
+        Target namespace.
+    device : device, optional
+        Target device (one transfer per array).
+    dtype : dtype
+        Target floating dtype.
 
     Returns
     -------
@@ -69,6 +73,21 @@ def forward(params, X, *, xp=None):
     """Forward pass; returns the activations ``[Z_0 = X, Z_1, ..., Z_{d−1}]`` and the output.
 
     .. math:: Z_i = f(W_i Z_{i−1} + b_i 1ᵀ),\\quad O = W_d Z_{d−1} + b_d 1ᵀ
+
+    Parameters
+    ----------
+    params : list of (W, b)
+        Layer weights ``W_i`` (n_i × n_{i−1}) and biases ``b_i`` (n_i × 1).
+    X : array of shape (n_0, m)
+        Inputs, one column per sample.
+    xp : namespace, optional
+
+    Returns
+    -------
+    Z : list of arrays
+        ``[X, Z_1, …, Z_{d−1}]``.
+    O : array of shape (n_d, m)
+        The network output.
     """
     xp = get_namespace(X, xp=xp)
     Z = [X]
@@ -185,8 +204,12 @@ def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="ms
         Initial parameters (:func:`glorot_init`).
     batch_size, max_epochs : int
     rng : numpy.random.Generator
-    loss, lr, beta1, beta2, eps, weight_decay
+    loss : {"mse", "cross_entropy"}, default="mse"
         See :func:`train_epoch`.
+    lr, beta1, beta2, eps : float, default=(1e-3, 0.9, 0.999, 1e-8)
+        Adam's settings (see :func:`train_epoch`).
+    weight_decay : float, default=0.0
+        Decoupled weight decay (AdamW) when > 0.
     score : callable, optional
         ``score(W_tilde) -> 0-d array``, evaluated after each epoch on the device.
     callback : callable, optional

@@ -98,16 +98,6 @@ def find_data_dir(kind="mnist", path=None):
     Parameters
     ----------
     kind : {"mnist", "fashion"}, default="mnist"
-    path : str or Path, optional
-        Directory holding the files, or its parent.
-
-    Returns
-    -------
-    pathlib.Path
-
-    Parameters
-    ----------
-    kind : {"mnist", "fashion"}, default="mnist"
         MNIST or Fashion-MNIST.
     path : str or path-like, optional
         Directory to look in first.

@@ -48,9 +48,47 @@ from nmfdnn.estimators._base import (
 )
 from nmfdnn.training import predict_columns
 
-__all__ = ["BaseNetwork", "NetworkClassifierMixin", "NetworkRegressorMixin", "network_class"]
+__all__ = ["BaseNetwork", "NetworkClassifierMixin", "NetworkRegressorMixin", "network_class",
+           "fill_doc", "SHARED_PARAMETERS"]
 
 _REGISTRY = {}
+
+#: The parameters every network estimator shares, in signature order (docstrings).
+SHARED_PARAMETERS = """\
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when the validation score
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs, keep the best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=5
+    tol : float, default=1e-4
+    backend : str, namespace or None, default=None
+        "numpy", "torch", "jax", "cupy", "array_api_strict" or a namespace: host data are moved
+        there once at ``fit``. ``None``: arrays keep their namespace, host data use NumPy.
+    device : str or device, default=None
+        "cpu", "cuda", "cuda:N" (``None``: the input's device or the backend default).
+    dtype : {"float32", "float64"} or None, default="float32"
+        ``None``: the input's floating dtype.
+    random_state : int, numpy Generator or None, default=None
+        Seeds the host draws (weights, permutations); the same seed gives the same draws on
+        every backend.
+    verbose : bool, default=False
+        Print one line per epoch.
+    callbacks : list of callables, default=None
+        ``cb(estimator, record)`` after every epoch (``record``: :class:`EpochRecord`);
+        returning True stops training.
+"""
+
+
+def fill_doc(**parts):
+    """Class decorator: replace ``%(name)s`` in the docstring by ``parts[name]`` (shared
+    parameter sections, written once)."""
+    def decorate(cls):
+        doc = cls.__doc__
+        for name, text in parts.items():
+            doc = doc.replace(f"%({name})s", text)
+        cls.__doc__ = doc
+        return cls
+    return decorate
 
 
 def network_class(name):
