@@ -54,7 +54,9 @@ def _dtype_name(dtype):
 
 
 def _is_array(x):
-    return array_api_compat.is_array_api_obj(x) and not isinstance(x, np.generic)
+    """An array of any namespace (NumPy scalars included: NumPy's 0-d results), not a Python
+    scalar or list."""
+    return array_api_compat.is_array_api_obj(x)
 
 
 def _same_device(a, b):
@@ -105,7 +107,7 @@ def _check_ns_dtype_device_shape(actual, desired, *, xp, device, dtype, check_dt
     if check_dtype:
         if dtype is not None:
             want_dtype = dtype
-        elif desired_is_array or isinstance(desired, (np.ndarray, np.generic)):
+        elif desired_is_array:
             want_dtype = desired.dtype
         else:
             want_dtype = None  # a Python scalar or list: nothing to compare with

@@ -116,6 +116,9 @@ def test_tolerances():
 def test_python_scalar_actual_is_refused(check):
     with pytest.raises(AssertionError, match="actual is a float, not an array"):
         check(1.0, 1.0)
+    check(np.float64(1.0), 1.0)  # a NumPy scalar (NumPy's 0-d results) is an array
+    with pytest.raises(AssertionError, match="dtypes differ: actual is float32"):
+        check(np.float32(1.0), np.float64(1.0))
 
 
 def test_backend_arrays_against_host_references(xp, device, dtype):
