@@ -71,8 +71,9 @@ def _same_device(a, b):
 
 def _host(x):
     """A NumPy copy of ``x`` (array-api-strict arrays on a non-CPU device moved first)."""
-    if _is_array(x) and array_api_compat.is_array_api_strict_namespace(
-            array_api_compat.array_namespace(x)):
+    if not _is_array(x):  # a Python scalar or list reference
+        return np.asarray(x)
+    if array_api_compat.is_array_api_strict_namespace(array_api_compat.array_namespace(x)):
         import array_api_strict
 
         x = x.to_device(array_api_strict.Device("CPU_DEVICE"))
@@ -82,6 +83,9 @@ def _host(x):
 def _check_ns_dtype_device_shape(actual, desired, *, xp, device, dtype, check_dtype, err_msg):
     """The checks before the values; returns the NumPy copies of ``actual`` and ``desired``."""
     note = f"\n{err_msg}" if err_msg else ""
+    # NumPy scalars (the 0-d results of NumPy reductions) as 0-d arrays
+    actual, desired = (np.asarray(x) if isinstance(x, np.generic) else x
+                       for x in (actual, desired))
     if not _is_array(actual):
         raise AssertionError(
             f"actual is a {type(actual).__name__}, not an array (compare Python scalars with "
