@@ -17,6 +17,7 @@ from nmfdnn.datasets import (
     make_sin,
     read_idx,
 )
+from nmfdnn.testing import assert_close, assert_equal
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 DATA = os.environ.get("NMFDNN_DATA") or (str(SHARED) if (SHARED / "mnist").is_dir() else None)
@@ -42,11 +43,11 @@ def test_fake_mnist_roundtrip(tmp_path, compress):
         _write_idx(d / f"{k}-labels-idx1-ubyte{ext}", labels[k], compress)
     X, y, Xt, yt = load_mnist(tmp_path)  # parent directory with mnist/
     assert X.shape == (7, 784) and X.dtype == np.float32 and Xt.shape == (3, 784)
-    np.testing.assert_allclose(X, imgs["train"].reshape(7, -1) / 255, rtol=1e-6)
-    np.testing.assert_array_equal(y, labels["train"])
-    np.testing.assert_array_equal(yt, labels["t10k"])
+    assert_close(X, imgs["train"].reshape(7, -1) / 255, rtol=1e-6, dtype=np.float32)
+    assert_equal(y, labels["train"])
+    assert_equal(yt, labels["t10k"])
     X2, *_ = load_mnist(d)  # the directory itself
-    np.testing.assert_array_equal(X, X2)
+    assert_equal(X2, X)
 
 
 def test_env_variable_and_missing_files(tmp_path, monkeypatch):
@@ -84,7 +85,8 @@ def test_toys():
     X, y, Xt, yt = make_sin(random_state=0)
     assert X.shape == (100, 1) and Xt.shape == (1000, 1)
     assert np.all(np.abs(y - np.sin(2 * np.pi * X[:, 0])) <= 0.3 + 1e-6)
-    np.testing.assert_allclose(yt, np.sin(2 * np.pi * Xt[:, 0]), atol=1e-6)
+    assert_close(yt, np.sin(2 * np.pi * Xt[:, 0].astype(np.float64)), rtol=0, atol=1e-6,
+                 dtype=np.float32)
     X, y, Xt, yt = make_disk(n_train=2000, random_state=0)
     assert X.shape == (2000, 2) and set(np.unique(y)) == {0, 1}
     assert abs(y.mean() - 0.5) < 0.05  # equal areas
@@ -117,24 +119,21 @@ def test_orl_from_file_folder_parent_and_env(tmp_path, monkeypatch):
     for path in (tmp_path / "orl-faces" / "faces.npz", tmp_path / "orl-faces", tmp_path, None):
         Xl, yl, shape = load_orl_faces(path)
         assert shape == (112, 92)
-        assert Xl.dtype == np.float64 and Xl.shape == (6, 112 * 92)
-        np.testing.assert_array_equal(Xl, X / 255.0)
-        np.testing.assert_array_equal(yl, y)
-        assert yl.dtype == np.int64
+        assert_equal(Xl, X / 255.0)  # float64 by default
+        assert_equal(yl, y.astype(np.int64))
 
 
 def test_orl_scale_dtype_and_downscale(tmp_path):
     X, _ = _fake_orl(tmp_path)
     raw, _, _ = load_orl_faces(tmp_path, scale=False, dtype="float32")
-    assert raw.dtype == np.float32
-    np.testing.assert_array_equal(raw, X.astype(np.float32))
+    assert_equal(raw, X, dtype=np.float32)
     small, _, shape = load_orl_faces(tmp_path, downscale=4)
     assert shape == (28, 23)
     # 4 × 4 block means written as a loop (112 × 92 divides exactly by 4)
     img = X[2].reshape(112, 92) / 255.0
     ref = np.array([[img[4 * i:4 * i + 4, 4 * j:4 * j + 4].mean() for j in range(23)]
                     for i in range(28)])
-    np.testing.assert_allclose(small[2], ref.ravel(), rtol=1e-12)
+    assert_close(small[2], ref.ravel(), rtol=1e-12)
     # a factor that does not divide the image: the last rows/columns are dropped
     _, _, shape3 = load_orl_faces(tmp_path, downscale=3)
     assert shape3 == (37, 30)
