@@ -52,7 +52,7 @@ def test_fake_mnist_roundtrip(tmp_path, compress):
 
 def test_env_variable_and_missing_files(tmp_path, monkeypatch):
     monkeypatch.setenv("NMFDNN_DATA", str(tmp_path))
-    with pytest.raises(FileNotFoundError) as info:
+    with pytest.raises(FileNotFoundError, match="fashion-mnist") as info:
         load_mnist(kind="fashion")
     msg = str(info.value)
     assert str(tmp_path) in msg and "fashion-mnist" in msg and "NMFDNN_DATA" in msg

@@ -159,5 +159,8 @@ def test_deep_nmf_bad_input(bad, rng):
         kw["n_components"] = (4, 0)
     else:
         fit_kw["segments"] = np.zeros(3)
-    with pytest.raises(ValueError):
+    match = {"negative": "non-negative", "nan": "NaN", "mask_shape": "mask must have the shape",
+             "no_labels": "no labeled sample", "rank": "n_components",
+             "segments": r"segments must have one id per sample \(15\), got 3"}
+    with pytest.raises(ValueError, match=match[bad]):
         DeepNMF(**kw).fit(X, y, **fit_kw)

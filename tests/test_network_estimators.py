@@ -304,7 +304,7 @@ def test_predict_checks_features_and_fitted(digits):
     X, y, Xt, _ = digits
     from sklearn.exceptions import NotFittedError
 
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="not fitted"):
         NMFNetworkClassifier().predict(Xt)
     clf = NMFNetworkClassifier((10,), max_epochs=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="expecting 64 features"):

@@ -170,7 +170,7 @@ def test_training_decreases_objective_all_models(problem, rng):
 def test_curriculum_schedule():
     assert eta_schedule("curriculum", 5) == [1.0, 0.75, 0.5, 0.25, 0.0]
     assert eta_schedule(0.1, 2) == [0.1, 0.1]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"eta must be in \[0, 1\] or 'curriculum', got 1.5"):
         eta_schedule(1.5, 2)
 
 
@@ -191,5 +191,8 @@ def test_weak_nmf_bad_input(bad, rng):
         X[0, 0] = np.nan
     else:
         kw["n_components"] = 0
-    with pytest.raises(ValueError):
+    match = {"loss": "loss must be one of", "latent": "latent must be 'sum' or 'raw'",
+             "shape": r"image_shape \(4, 3\) has 12 pixels but X has 16",
+             "divisible": "must be divisible by stride 2", "nan": "NaN", "rank": "n_components"}
+    with pytest.raises(ValueError, match=match[bad]):
         WeaklyNMF(**kw).fit(X)
