@@ -24,14 +24,6 @@ def _one_blas_thread():
 
 
 
-def _skip_jax(backend):
-    """Whole training runs execute thousands of small array operations; JAX compiles every
-    primitive op by op outside jit, which makes these minutes long on 2 CPU cores. The trainer's
-    arithmetic is checked on JAX in tests/test_minibatch.py (one mini-batch vs NumPy)."""
-    if backend.startswith("jax"):
-        pytest.skip("full training runs are too slow op by op on JAX (see _skip_jax)")
-
-
 @pytest.fixture(scope="module")
 def digits():
     return load_digits()
@@ -47,6 +39,7 @@ def _ns(name):
 # --- acceptance thresholds -------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a learning test: trains to an accuracy threshold
 def test_sin_toy_fits_with_bias_and_regularization():
     """§8 model 1: hidden [500], batch 50, 10 epochs, λ = (1e-2, 1e-2): MSE vs clean ≤ 0.02;
     without bias (bias-reg or the original method) the curve is not fitted."""
@@ -62,6 +55,7 @@ def test_sin_toy_fits_with_bias_and_regularization():
         assert mse_nb > 0.5 * baseline, (kw, mse_nb)
 
 
+@pytest.mark.slow  # a learning test: trains to an accuracy threshold
 def test_disk_toy_accuracy():
     """§8 model 2 (300 points, hidden [100, 500], the spec's mini-batch of 150, 20 epochs):
     ≥ 95 % test accuracy, averaged over seeds 0-2 (measured 95.0 / 96.2 / 96.1 %).
@@ -79,10 +73,10 @@ def test_disk_toy_accuracy():
     assert np.mean(plain) < np.mean(accs), (plain, accs)
 
 
+@pytest.mark.slow  # a learning test: trains to an accuracy threshold
 @pytest.mark.parametrize("method", ["bias-reg", "original"])
 def test_digits_accuracy_and_backend_agreement(digits, xp, device, backend, method):
     """Both methods ≥ 94 % on digits (80/20) on every backend; same seed, same result as NumPy."""
-    _skip_jax(backend)
     X, y, Xt, yt = digits
     params = dict(hidden_layer_sizes=(300,), method=method, max_epochs=5, random_state=0)
     clf = NMFNetworkClassifier(backend=xp, device=device, **params).fit(X, y)
@@ -102,7 +96,6 @@ def test_digits_accuracy_and_backend_agreement(digits, xp, device, backend, meth
 
 
 def test_arrays_keep_their_namespace(xp, device, backend):
-    _skip_jax(backend)
     X, y, Xt, _ = make_disk(n_train=120, n_test=30, random_state=1)
     Xb, yb, Xtb = (xp.asarray(a, device=device) for a in (X, y, Xt))
     clf = NMFNetworkClassifier((20,), max_epochs=2, random_state=0).fit(Xb, yb)
@@ -154,6 +147,8 @@ EXPECTED_FAILED = {
 }
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")  # printed below
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
 @pytest.mark.parametrize("Est", [NMFNetworkClassifier, NMFNetworkRegressor])
 def test_check_estimator(Est):
     from sklearn.utils.estimator_checks import check_estimator
@@ -168,6 +163,7 @@ def test_check_estimator(Est):
             print(f"{Est.__name__} {r['status']}: {r['check_name']}: {r['exception']}")
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
 def test_check_estimator_float64_regressor_passes_everything():
     from sklearn.utils.estimator_checks import check_estimator
 
@@ -191,7 +187,8 @@ def test_clone_pickle_and_params(digits):
     assert [b.shape for b in clf.intercepts_] == [(50,), (10,)]
 
 
-@pytest.mark.parametrize("target", ["numpy", "torch", "array_api_strict"])
+@pytest.mark.parametrize("target", ["numpy", "torch", "array_api_strict",
+                                    pytest.param("jax", marks=pytest.mark.slow)])  # jit: 6 s
 def test_save_load_across_backends(tmp_path, digits, target):
     _ns(target)
     X, y, Xt, _ = digits
@@ -313,6 +310,7 @@ def test_predict_checks_features_and_fitted(digits):
         clf.predict(np.full_like(Xt, np.nan))
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # expected
 def test_divergence_is_reported_by_the_estimator():
     X, y, _, _ = make_disk(n_train=100, random_state=0)
     with pytest.raises(NumericalError, match=r"epoch 1.*layer"):
