@@ -17,9 +17,9 @@ def _blobs(rng, k=4, n_per=30, dim=5, spread=0.05):
 
 
 def test_perfect_clustering_is_one_on_every_backend(rng, xp, device):
+    """Clusters found exactly: scikit-learn's NMI of a partition with itself, 1.0 exactly."""
     Z, y = _blobs(rng)
     assert kmeans_nmi(xp.asarray(Z, device=device), y, random_state=0) == 1.0
-    assert normalized_mutual_info_score(y, y) == 1.0  # the reference value
 
 
 def test_permuted_labels_still_one(rng):
