@@ -31,6 +31,10 @@ def default_tolerance(dtype):
     -------
     float
         About ``1.4e-3`` for float32 and ``6e-8`` for float64.
+
+    See Also
+    --------
+    assert_close : Uses it when ``rtol`` is not given.
     """
     name = _dtype_name(dtype)
     if name not in ("float16", "float32", "float64", "complex64", "complex128"):
@@ -157,6 +161,7 @@ def assert_close(actual, desired, *, rtol=None, atol=0.0, xp=None, device=None, 
     rtol : float, optional
         Default: :func:`default_tolerance` of ``actual.dtype`` (``4·sqrt(eps)``).
     atol : float, default=0.0
+        Absolute tolerance.
     xp : namespace, optional
         Namespace ``actual`` must belong to. Default: that of ``desired`` (NumPy for a list or
         scalar).
@@ -176,6 +181,20 @@ def assert_close(actual, desired, *, rtol=None, atol=0.0, xp=None, device=None, 
     ------
     AssertionError
         Naming the first check that failed.
+
+    See Also
+    --------
+    assert_equal : Exact equality, with the same checks first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nmfdnn.testing import assert_close
+    >>> assert_close(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-9]))
+    >>> assert_close(np.array([1.0, 2.0], dtype=np.float32), np.array([1.0, 2.0]))
+    Traceback (most recent call last):
+    ...
+    AssertionError: dtypes differ: actual is float32, expected float64
     """
     a, d = _check_ns_dtype_device_shape(actual, desired, xp=xp, device=device, dtype=dtype,
                                         check_dtype=check_dtype, err_msg=err_msg)
@@ -185,19 +204,35 @@ def assert_close(actual, desired, *, rtol=None, atol=0.0, xp=None, device=None, 
 
 def assert_equal(actual, desired, *, xp=None, device=None, dtype=None, check_dtype=True,
                  err_msg=""):
-    """As :func:`assert_close` with exact equality of the values (NaNs in the same places).
+    """Check namespace, dtype, device and shape of ``actual``, then exact equality of values.
+
+    As :func:`assert_close` with no tolerance (NaNs in the same places).
 
     Parameters
     ----------
     actual : array
+        A result of the library, in any namespace.
     desired : array, array-like or scalar
-    xp, device, dtype, check_dtype, err_msg :
+        The reference.
+    xp : namespace, optional
         As in :func:`assert_close`.
+    device : device or str, optional
+        As in :func:`assert_close`.
+    dtype : dtype or str, optional
+        As in :func:`assert_close`.
+    check_dtype : bool, default=True
+        As in :func:`assert_close`.
+    err_msg : str, optional
+        Appended to the failure message.
 
     Raises
     ------
     AssertionError
         Naming the first check that failed.
+
+    See Also
+    --------
+    assert_close : Equality within tolerances, with the same checks first.
     """
     a, d = _check_ns_dtype_device_shape(actual, desired, xp=xp, device=device, dtype=dtype,
                                         check_dtype=check_dtype, err_msg=err_msg)
