@@ -157,13 +157,15 @@ class Problem:
     def assert_close(self, actual, desired, **tol):
         """``actual`` is in this problem's namespace, device and dtype, and close to
         ``desired`` (a host float64 reference or an array)."""
-        from nmfdnn._array_api import device_of, get_namespace
         from nmfdnn.testing import assert_close
 
-        assert get_namespace(actual) is self.xp, f"result left the namespace {self.xp.__name__}"
-        assert str(device_of(actual)) == str(self.device), (device_of(actual), self.device)
-        assert actual.dtype == self.dtype, f"dtype {actual.dtype}, expected {self.dtype}"
-        assert_close(actual, desired, **tol)
+        assert_close(actual, desired, xp=self.xp, device=self.device, dtype=self.dtype, **tol)
+
+    def assert_equal(self, actual, desired, **kw):
+        """As :meth:`assert_close`, values equal exactly."""
+        from nmfdnn.testing import assert_equal
+
+        assert_equal(actual, desired, xp=self.xp, device=self.device, dtype=self.dtype, **kw)
 
 
 @pytest.fixture
