@@ -191,7 +191,7 @@ def test_weak_nmf_bad_input(bad, rng):
         X[0, 0] = np.nan
     else:
         kw["n_components"] = 0
-    match = {"loss": "loss must be one of", "latent": "latent must be 'sum' or 'raw'",
+    match = {"loss": "'loss' parameter of WeaklyNMF", "latent": "'latent' parameter of WeaklyNMF",
              "shape": r"image_shape \(4, 3\) has 12 pixels but X has 16",
              "divisible": "must be divisible by stride 2", "nan": "NaN", "rank": "n_components"}
     with pytest.raises(ValueError, match=match[bad]):
