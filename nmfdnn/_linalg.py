@@ -141,12 +141,13 @@ def _jitter(J, level, *, xp):
 
 
 def _factor_ok(L, *, xp):
-    """Device flag: ``L`` is a complete Cholesky factor: a positive, finite diagonal and finite
-    entries (the other triangle of a LAPACK factor holds the input, finite as well).  A failed
-    LAPACK/cuSOLVER ``potrf`` leaves a non-positive or NaN pivot on the diagonal; JAX fills the
-    factor with NaN."""
+    """Device flag: ``L`` is a complete Cholesky factor, i.e. its diagonal is positive and
+    finite.  A failed LAPACK/cuSOLVER ``potrf`` leaves a non-positive or NaN pivot there, JAX
+    fills the factor with NaN; a NaN or inf anywhere in the factor reaches a later pivot
+    (``L_ii² = J_ii − Σ_j L_ij²``), so the diagonal is enough, whatever the other triangle holds.
+    """
     d = xp.linalg.diagonal(L)
-    return xp.all(d > 0) & xp.all(xp.isfinite(L))
+    return xp.all(d > 0) & xp.all(xp.isfinite(d))
 
 
 def _nan_like(B, *, xp):
@@ -180,7 +181,7 @@ def _solve_torch(J, B, xp):
         L, info = torch.linalg.cholesky_ex(A)
         # one read of a device flag (a host sync on CUDA; free on the CPU): cheaper on a GPU
         # than factoring the jittered matrix on every call to select it with ``where``
-        if bool((info == 0) & torch.isfinite(L).all()):
+        if bool((info == 0) & _factor_ok(L, xp=xp)):
             if level is not None:
                 _report_jitter()
             return torch.cholesky_solve(B, L)
