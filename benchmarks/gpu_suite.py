@@ -71,7 +71,8 @@ BUDGETS = {"machine": 30, "tests": 150, "epoch": 90, "mnist": 110, "orl": 80}
 SMOKE_BUDGETS = {"machine": 60, "tests": 90, "epoch": 90, "mnist": 90, "orl": 90}
 
 MNIST_SIZES = [784, 1000, 500, 10]
-EPOCH_BATCHES = [1000, 2500, 5000, 10000, 20000, 30000, 60000]
+# most telling first: a part cut by its budget has measured these
+EPOCH_BATCHES = [5000, 10000, 60000, 1000, 20000, 2500, 30000]
 BP_BATCHES = [100, 1000]
 MNIST_ARCHS = [(1000, 500), (1500, 1000, 500), (2000, 1500, 1000, 500)]
 TARGET_ERROR = 2.0
