@@ -138,7 +138,13 @@ def test_regressor_multi_output_and_float64():
 
 #: Checks expected to fail, with the reason (scikit-learn runs and reports them as xfail).
 EXPECTED_FAILED = {
-    NMFNetworkClassifier: {},
+    NMFNetworkClassifier: {
+        "check_methods_subset_invariance": (
+            "float32 GEMMs of different batch sizes round differently (≈1e-6, over the check's "
+            "atol=1e-7); in float64 the check passes (test_check_estimator_float64_passes_"
+            "everything)"
+        ),
+    },
     NMFNetworkRegressor: {
         "check_regressor_multioutput": (
             "float32 is the default compute dtype of nmfdnn (GPU-friendly); the check demands "
@@ -165,11 +171,12 @@ def test_check_estimator(Est):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
-def test_check_estimator_float64_regressor_passes_everything():
+@pytest.mark.parametrize("Est", [NMFNetworkClassifier, NMFNetworkRegressor])
+def test_check_estimator_float64_passes_everything(Est):
     from sklearn.utils.estimator_checks import check_estimator
 
-    results = check_estimator(NMFNetworkRegressor((20,), max_epochs=3, dtype="float64",
-                                                  random_state=0), on_fail=None)
+    results = check_estimator(Est((20,), max_epochs=3, dtype="float64", random_state=0),
+                              on_fail=None)
     failed = [r["check_name"] for r in results if r["status"] == "failed"]
     assert not failed, failed
 
