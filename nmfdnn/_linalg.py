@@ -118,10 +118,17 @@ class CholeskyJitterWarning(RuntimeWarning):
 
 
 _JITTER_EVENTS = [0]
+#: Device counters of jittered factorizations on accelerators, read only by :func:`jitter_events`
+#: (no host synchronization inside the solves): ``{device key: 0-d integer array}``.
+_PENDING = {}
 
 
 def jitter_events(reset=False):
     """How many Cholesky factorizations needed a jitter since the start (or the last reset).
+
+    On an accelerator the failures are counted on the device (no synchronization inside the
+    solves); reading them here is the synchronization, and warns
+    (:class:`CholeskyJitterWarning`) if any occurred.  The estimators read it once per ``fit``.
 
     Parameters
     ----------
@@ -132,10 +139,21 @@ def jitter_events(reset=False):
     -------
     int
     """
+    pending = sum(int(c) for c in _PENDING.values())
+    _PENDING.clear()
+    if pending:
+        _JITTER_EVENTS[0] += pending - 1
+        _report_jitter()
     count = _JITTER_EVENTS[0]
     if reset:
         _JITTER_EVENTS[0] = 0
     return count
+
+
+def _count_on_device(failed, key, *, xp):
+    """Add a device flag to the device counter of ``key`` (no host read)."""
+    flag = xp.astype(failed, xp.int32)
+    _PENDING[key] = flag if key not in _PENDING else _PENDING[key] + flag
 
 
 def _report_jitter(*_):
@@ -202,14 +220,26 @@ def _solve_numpy(J, B, xp):
     return _nan_like(B, xp=xp)
 
 
+def _select_factor(J, xp, cholesky):
+    """Accelerators: the factor of ``J`` where it succeeds, else of ``J`` jittered at 10³·n·eps
+    (both factorized, the choice made with ``where`` on the device: an (n+1)³/3 factorization
+    costs far less than a host synchronization), the failure counted on the device."""
+    L = cholesky(J)
+    ok = _factor_ok(L, xp=xp)
+    Lj = cholesky(_jitter(J, _JITTER_LEVELS[1], xp=xp))
+    _count_on_device(xp.logical_not(ok), str(_device(J)), xp=xp)
+    return xp.where(ok, L, Lj)
+
+
 def _solve_torch(J, B, xp):
     torch = importlib.import_module("torch")
+    if J.device.type != "cpu":
+        L = _select_factor(J, xp, lambda A: torch.linalg.cholesky_ex(A)[0])
+        return torch.cholesky_solve(B, L)
     for level in (None, *_JITTER_LEVELS):
         A = J if level is None else _jitter(J, level, xp=xp)
         L, info = torch.linalg.cholesky_ex(A)
-        # one read of a device flag (a host sync on CUDA; free on the CPU): cheaper on a GPU
-        # than factoring the jittered matrix on every call to select it with ``where``
-        if bool((info == 0) & _factor_ok(L, xp=xp)):
+        if bool((info == 0) & _factor_ok(L, xp=xp)):  # a host read: free on the CPU
             if level is not None:
                 _report_jitter()
             return torch.cholesky_solve(B, L)
@@ -218,21 +248,12 @@ def _solve_torch(J, B, xp):
 
 
 def _solve_cupy(J, B, xp):
-    cupy = importlib.import_module("cupy")
+    importlib.import_module("cupy")
     csla = importlib.import_module("cupyx.scipy.linalg")
-    for level in (None, *_JITTER_LEVELS):
-        A = J if level is None else _jitter(J, level, xp=xp)
-        try:
-            L = cupy.linalg.cholesky(A)
-        except cupy.linalg.LinAlgError:  # under cupyx.errstate(linalg="raise")
-            continue
-        if bool(_factor_ok(L, xp=xp)):  # one read of a device flag (a host sync)
-            if level is not None:
-                _report_jitter()
-            Y = csla.solve_triangular(L, B, lower=True, check_finite=False)
-            return csla.solve_triangular(L, Y, lower=True, trans="T", check_finite=False)
-    _report_jitter()
-    return _nan_like(B, xp=xp)
+    # CuPy's cholesky does not raise by default (a failed factor holds NaN): no host read
+    L = _select_factor(J, xp, xp.linalg.cholesky)
+    Y = csla.solve_triangular(L, B, lower=True, check_finite=False)
+    return csla.solve_triangular(L, Y, lower=True, trans="T", check_finite=False)
 
 
 def _solve_jax(J, B, xp):
@@ -282,10 +303,11 @@ def spd_solve(J, B, *, xp):
     pivot: ``J`` is not positive definite in working precision) is it repeated with a diagonal
     jitter ``c·n·eps·|J_ii|``, c = 10, 10³, 10⁵ in turn; each such event is counted
     (:func:`jitter_events`) and warned about (:class:`CholeskyJitterWarning`).  Where no
-    jitter helps (NaN or inf in ``J``) the result is NaN.  Detecting the
-    failure reads one device flag on the host per factorization for PyTorch and CuPy (free on
-    the CPU, a synchronization on a GPU); under JAX the fallback is a ``lax.cond`` (one jitter
-    level, no host read, jit-able).
+    jitter helps (NaN or inf in ``J``) the result is NaN.  On the CPU the failure is read on
+    the host (free there); on a GPU (PyTorch CUDA, CuPy) both the plain and the 10³-jittered
+    factorizations are computed and the valid one is selected on the device, the failures
+    counted there and read by :func:`jitter_events` (no host synchronization inside a solve);
+    under JAX the fallback is a ``lax.cond`` (one jitter level, no host read, jit-able).
 
     Parameters
     ----------

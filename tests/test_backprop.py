@@ -191,3 +191,35 @@ def test_row_major_layout(xp, device):
     assert_equal(B, host.T, xp=xp, device=device)
     if isinstance(B, np.ndarray):
         assert not A.flags["C_CONTIGUOUS"] and B.flags["C_CONTIGUOUS"]
+
+
+def test_minibatch_step_runs_under_jax_jit():
+    """The BP mini-batch step is a pure function of arrays (no host synchronization): jitted
+    on JAX it gives NumPy's step (float64), Adam's step count traced as an array."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    from nmfdnn._array_api import namespace_from_name
+    from nmfdnn._optim import AdamState
+    from nmfdnn.baselines import backprop_minibatch_step
+
+    results = {}
+    for name in ("numpy", "jax"):
+        xp = namespace_from_name(name)
+        params, X, Y = _net(xp, None if name == "numpy" else jax.devices("cpu")[0], xp.float64)
+        state = adam_init(params, xp=xp)
+
+        def step(p, m, v, t, XJ, YJ, xp=xp):
+            p, st, value = backprop_minibatch_step(p, AdamState(m=m, v=v, t=t), XJ, YJ,
+                                                   loss="cross_entropy", lr=1e-2,
+                                                   weight_decay=1e-3, xp=xp)
+            return p, st.m, st.v, value
+
+        if name == "jax":
+            step = jax.jit(step)
+        p, m, v, t = params, state.m, state.v, xp.asarray(0)
+        for _ in range(3):
+            p, m, v, value = step(p, m, v, t, X, Y)
+            t = t + 1
+        results[name] = [np.asarray(a) for layer in p for a in layer] + [np.asarray(value)]
+    for a, b in zip(results["jax"], results["numpy"]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -157,3 +157,35 @@ def test_non_finite_gram_gives_nan_and_is_reported(problem, rng):
         X = to_numpy(ridge_solve_right(problem.dev(G), problem.dev(np.ones((2, 4))), 0.1,
                                        xp=problem.xp))
     assert np.all(np.isnan(X))
+
+
+def test_accelerator_path_selects_the_jittered_factor_without_a_host_read():
+    """The GPU path of the Cholesky solve (both factorizations, ``where`` on the device, the
+    failure counted on the device) run on torch CPU tensors: same answer as the host path for a
+    positive definite system; for a singular one the jittered factor is used and the failure
+    is only counted when :func:`jitter_events` reads it."""
+    torch = pytest.importorskip("torch")
+    from nmfdnn._array_api import namespace_from_name
+    from nmfdnn._linalg import _PENDING, CholeskyJitterWarning, _select_factor
+
+    xp = namespace_from_name("torch")
+    rng = np.random.default_rng(0)
+
+    def chol(A):
+        return torch.linalg.cholesky_ex(A)[0]
+
+    G = _spd(rng, 6)
+    B = rng.standard_normal((6, 3))
+    jitter_events(reset=True)
+    L = _select_factor(torch.asarray(G), xp, chol)
+    X = torch.cholesky_solve(torch.asarray(B), L).numpy()
+    np.testing.assert_allclose(X, np.linalg.solve(G, B), rtol=1e-10)
+    assert jitter_events() == 0
+    Gs = G.copy()
+    Gs[:, 0] = Gs[0, :] = 0.0  # a dead unit: singular, the plain factorization fails
+    L = _select_factor(torch.asarray(Gs), xp, chol)
+    assert bool(torch.all(torch.isfinite(L)))
+    assert len(_PENDING) == 1  # counted on the device, not yet read
+    with pytest.warns(CholeskyJitterWarning):
+        assert jitter_events() == 1
+    assert not _PENDING

@@ -32,6 +32,7 @@ __all__ = [
     "loss_and_gradients",
     "adam_init",
     "adam_step",
+    "backprop_minibatch_step",
     "LOSSES",
     "train_epoch",
     "train_backprop",
@@ -147,6 +148,41 @@ def loss_and_gradients(params, X, Y, *, loss="mse", xp=None):
     return value, grads
 
 
+def backprop_minibatch_step(params, state, XJ, YJ, *, loss="mse", lr=1e-3, beta1=0.9,
+                            beta2=0.999, eps=1e-8, weight_decay=0.0, xp):
+    """One mini-batch of backpropagation with Adam: gradients, then one Adam (AdamW) step.
+
+    A pure function of arrays with static shapes (no host synchronization): it runs under
+    ``jax.jit`` (tested).
+
+    Parameters
+    ----------
+    params : list of (W, b)
+    state : AdamState
+    XJ : array of shape (n0, s)
+        The mini-batch's inputs.
+    YJ : array of shape (nd, s)
+        Its targets.
+    loss : {"mse", "cross_entropy"}, default="mse"
+    lr, beta1, beta2, eps : float, default=(1e-3, 0.9, 0.999, 1e-8)
+        Adam's settings.
+    weight_decay : float, default=0.0
+        Decoupled weight decay (AdamW) when > 0.
+    xp : namespace
+
+    Returns
+    -------
+    params : list of (W, b)
+    state : AdamState
+    value : 0-d array
+        The mini-batch loss before the step.
+    """
+    value, grads = loss_and_gradients(params, XJ, YJ, loss=loss, xp=xp)
+    params, state = adam_step(params, grads, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                              weight_decay=weight_decay, xp=xp)
+    return params, state, value
+
+
 def train_epoch(params, state, X, Y, order, *, batch_size=100, loss="mse", lr=1e-3,
                 beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, xp=None):
     """One epoch of mini-batch Adam over the columns of ``X`` in the given order.
@@ -178,10 +214,9 @@ def train_epoch(params, state, X, Y, order, *, batch_size=100, loss="mse", lr=1e
     n_batches = 0
     for start in range(0, m, batch_size):
         J = order[start:min(start + batch_size, m)]
-        value, grads = loss_and_gradients(params, xp.take(X, J, axis=1), xp.take(Y, J, axis=1),
-                                          loss=loss, xp=xp)
-        params, state = adam_step(params, grads, state, lr=lr, beta1=beta1, beta2=beta2,
-                                  eps=eps, weight_decay=weight_decay, xp=xp)
+        params, state, value = backprop_minibatch_step(
+            params, state, xp.take(X, J, axis=1), xp.take(Y, J, axis=1), loss=loss, lr=lr,
+            beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, xp=xp)
         total = value if total is None else total + value
         n_batches += 1
     return params, state, total / n_batches

@@ -38,6 +38,7 @@ from nmfdnn._host import (
     to_host,
     to_numpy,
 )
+from nmfdnn._linalg import jitter_events
 from nmfdnn._ops import relu
 from nmfdnn.estimators._base import (
     check_2d,
@@ -248,6 +249,7 @@ class BaseNetwork(BaseEstimator):
                                  callback=callback, xp=xp, device=dev, dtype=dtype)
         if self.early_stopping and stop_state["best_W"] is not None:
             W = stop_state["best_W"]
+        jitter_events()  # reads (and warns about) the jitter counted on an accelerator, once
         self.fit_time_ = time.perf_counter() - t0
         self._set_weights(W, sizes, xp=xp, device=dev, dtype=dtype)
         self.n_features_in_ = n0
