@@ -40,6 +40,7 @@ __all__ = [
     "Partition",
     "abort_on_error",
     "as_communicator",
+    "collective_errors",
     "global_score",
     "launched_under_mpi",
     "shard",
@@ -107,6 +108,23 @@ def as_communicator(comm):
         raise TypeError(f"comm must be None, an mpi4py communicator or a nmfdnn Communicator, "
                         f"got {type(comm).__name__}")
     return Communicator(comm)
+
+
+def collective_errors(comm, types=(ValueError, TypeError)):
+    """:meth:`Communicator.collective_errors` of ``comm``, or a no-op context for ``None``.
+
+    Parameters
+    ----------
+    comm : Communicator or None
+    types : tuple of exception types, default=(ValueError, TypeError)
+
+    Returns
+    -------
+    context manager
+    """
+    if comm is None:
+        return contextlib.nullcontext()
+    return comm.collective_errors(types)
 
 
 def _is_gpu(x):
@@ -185,11 +203,11 @@ class Communicator:
         self.n_reductions += 1
         if _is_gpu(x):
             return self._allreduce_gpu(x, mop, op)
-        host = np.ascontiguousarray(to_numpy(x))
+        host = _host_buffer(x)
         self.bytes_reduced += host.nbytes
         out = np.empty_like(host)
         self.comm.Allreduce(host, out, op=mop)
-        if isinstance(x, np.ndarray):
+        if isinstance(x, (np.ndarray, np.generic)):
             return out
         xp = array_api_compat.array_namespace(x)
         return xp.asarray(out, device=array_api_compat.device(x))
@@ -233,7 +251,7 @@ class Communicator:
             return xp.reshape(out, x.shape)
         if transport == "nccl":
             return self._allreduce_nccl(x, op)
-        host = np.ascontiguousarray(to_numpy(x))
+        host = _host_buffer(x)
         out = np.empty_like(host)
         self.comm.Allreduce(host, out, op=mop)
         xp = array_api_compat.array_namespace(x)
@@ -296,7 +314,7 @@ class Communicator:
             return type(x)(self.bcast(a, root=root) for a in x)
         if not array_api_compat.is_array_api_obj(x):
             return self.comm.bcast(x, root=root)
-        host = np.ascontiguousarray(to_numpy(x)).copy()
+        host = _host_buffer(x).copy()
         self.comm.Bcast(host, root=root)
         if isinstance(x, np.ndarray):
             return host
@@ -380,6 +398,12 @@ class Communicator:
         """``MPI_Abort``: end every rank of the communicator now (after an unrecoverable error
         on this rank)."""
         self.comm.Abort(code)
+
+
+def _host_buffer(x):
+    """A C-contiguous NumPy array with ``x``'s shape (0-d kept 0-d; a view when possible)."""
+    host = np.asarray(to_numpy(x))
+    return host if host.flags.c_contiguous else np.ascontiguousarray(host).reshape(host.shape)
 
 
 def _sync_device(x):
