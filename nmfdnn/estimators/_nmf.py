@@ -19,6 +19,7 @@ from nmfdnn._validation import (
     check_nonnegative_scalar,
     check_positive_int,
 )
+from nmfdnn.distributed import as_communicator, collective_errors
 from nmfdnn.estimators._base import like_input, resolve_fit_backend, to_backend
 from nmfdnn.factorizations._init import INITS, nmf_init
 from nmfdnn.factorizations._loop import iterate
@@ -123,12 +124,13 @@ class NMF(TransformerMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
 
-    def fit(self, X, y=None, *, W=None, H=None, mask=None):
-        """Fit the factorization to ``X`` of shape (n_samples, n_features); returns ``self``."""
-        self.fit_transform(X, W=W, H=H, mask=mask)
+    def fit(self, X, y=None, *, W=None, H=None, mask=None, comm=None):
+        """Fit the factorization to ``X`` of shape (n_samples, n_features); returns ``self``
+        (``comm``: see :meth:`fit_transform`)."""
+        self.fit_transform(X, W=W, H=H, mask=mask, comm=comm)
         return self
 
-    def fit_transform(self, X, y=None, *, W=None, H=None, mask=None):
+    def fit_transform(self, X, y=None, *, W=None, H=None, mask=None, comm=None):
         """Fit and return ``W`` of shape (n_samples, n_components).
 
         Parameters
@@ -142,28 +144,42 @@ class NMF(TransformerMixin, BaseEstimator):
             Initial ``H`` for ``init="custom"``.
         mask : array-like of shape (n_samples, n_features) or (n_samples,), optional
             Entry (or sample) weights ``≥ 0``; 0 marks a missing entry.
+        comm : mpi4py communicator or :class:`nmfdnn.distributed.Communicator`, optional
+            Data-parallel fit over MPI (``None``: one process): every rank passes **its own
+            rows** of ``X`` (and of ``mask``, and of ``W`` for ``init="custom"``; ``H`` the
+            same on every rank) and gets its rows of ``W``; ``components_`` and
+            ``reconstruction_err_`` are those of one process fitting the rows of all ranks in
+            rank order (to rounding; NNDSVD through a distributed thin SVD).  Invalid input
+            on one rank raises the same error on every rank.
 
         Returns
         -------
         W : array of shape (n_samples, n_components)
             In the namespace of ``X`` (host NumPy for lists).
         """
-        xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
-                                          dtype=self.dtype)
-        Xa, M = _prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
+        comm = as_communicator(comm)
+        with collective_errors(comm):
+            xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
+                                              dtype=self.dtype)
+            Xa, M = _prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
         n_samples, n_features = Xa.shape
-        r = n_features if self.n_components is None else self.n_components
-        if self.init not in INITS + ("custom",):
-            raise ValueError(f"init must be one of {INITS + ('custom',)}, got {self.init!r}")
-        r = check_positive_int(r, "n_components")
-        if self.init in ("nndsvd", "nndsvda") and r > min(n_samples, n_features):
-            raise ValueError(
-                f"n_components={r} is larger than min(n_samples, n_features) = "
-                f"{min(n_samples, n_features)}, the most init={self.init!r} (a truncated SVD) "
-                "allows; use init='random' or 'custom' for an overcomplete factorization"
-            )
-        max_iter = check_positive_int(self.max_iter, "max_iter", minimum=0)
-        check_nonnegative_scalar(self.tol, "tol")
+        partition = None if comm is None else comm.partition(n_samples)
+        n_all = n_samples if comm is None else partition.n_total
+        with collective_errors(comm):
+            r = n_features if self.n_components is None else self.n_components
+            if self.init not in INITS + ("custom",):
+                raise ValueError(f"init must be one of {INITS + ('custom',)}, got {self.init!r}")
+            r = check_positive_int(r, "n_components")
+            if self.init in ("nndsvd", "nndsvda") and r > min(n_all, n_features):
+                raise ValueError(
+                    f"n_components={r} is larger than min(n_samples, n_features) = "
+                    f"{min(n_all, n_features)}, the most init={self.init!r} (a truncated SVD) "
+                    "allows; use init='random' or 'custom' for an overcomplete factorization"
+                )
+            max_iter = check_positive_int(self.max_iter, "max_iter", minimum=0)
+            check_nonnegative_scalar(self.tol, "tol")
+            if comm is not None and len(set(comm.allgather(n_features))) > 1:
+                raise ValueError(f"X has {n_features} features on this rank, not on all ranks")
         A = Xa.T
         Mt = None if M is None else M.T
         if self.init == "custom":
@@ -177,9 +193,10 @@ class NMF(TransformerMixin, BaseEstimator):
                     f"{tuple(Hc.T.shape)} and {tuple(Wc.T.shape)}"
                 )
         else:
-            Wc, Hc = nmf_init(A, r, init=self.init, random_state=self.random_state, xp=xp)
+            Wc, Hc = nmf_init(A, r, init=self.init, random_state=self.random_state, reduce=comm,
+                              partition=partition, xp=xp)
         Wc, Hc, info = nmf(A, Wc, Hc, n_iter=max_iter, tol=self.tol,
-                           check_every=self.check_every, mask=Mt, xp=xp)
+                           check_every=self.check_every, mask=Mt, reduce=comm, xp=xp)
         self.components_ = Wc.T
         self.n_components_ = r
         self.n_features_in_ = n_features
@@ -314,35 +331,60 @@ class SemiNMF(TransformerMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
 
-    def fit(self, X, y=None):
-        """Fit to ``X`` of shape (n_samples, n_features); returns ``self``."""
-        self.fit_transform(X)
+    def fit(self, X, y=None, *, comm=None):
+        """Fit to ``X`` of shape (n_samples, n_features); returns ``self`` (``comm``: see
+        :meth:`fit_transform`)."""
+        self.fit_transform(X, comm=comm)
         return self
 
-    def fit_transform(self, X, y=None):
-        """Fit and return the non-negative latent ``V`` of shape (n_samples, n_components)."""
-        xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
-                                          dtype=self.dtype)
-        Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
-        n_samples, n_features = Xa.shape
-        r = check_positive_int(self.n_components, "n_components")
-        lam_u = check_nonnegative_scalar(self.alpha_u, "alpha_u")
-        lam_v = check_nonnegative_scalar(self.alpha_v, "alpha_v")
+    def fit_transform(self, X, y=None, *, comm=None):
+        """Fit and return the non-negative latent ``V`` of shape (n_samples, n_components).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        comm : mpi4py communicator or :class:`nmfdnn.distributed.Communicator`, optional
+            Data-parallel fit over MPI (``None``: one process): every rank passes its own rows
+            and gets its rows of ``V``; ``components_``, ``intercept_`` and
+            ``reconstruction_err_`` are those of one process fitting the rows of all ranks in
+            rank order (to rounding).
+
+        Returns
+        -------
+        V : array of shape (n_samples, n_components)
+        """
+        comm = as_communicator(comm)
+        with collective_errors(comm):
+            xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
+                                              dtype=self.dtype)
+            Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
+            n_samples, n_features = Xa.shape
+            r = check_positive_int(self.n_components, "n_components")
+            lam_u = check_nonnegative_scalar(self.alpha_u, "alpha_u")
+            lam_v = check_nonnegative_scalar(self.alpha_v, "alpha_v")
+            if comm is not None and len(set(comm.allgather(n_features))) > 1:
+                raise ValueError(f"X has {n_features} features on this rank, not on all ranks")
+        partition = None if comm is None else comm.partition(n_samples)
         A = Xa.T
         rng = check_random_state(self.random_state)
-        V = random_uniform((r, n_samples), rng=rng, xp=xp, device=dev, dtype=dt) + 0.2
+        if comm is None:
+            V = random_uniform((r, n_samples), rng=rng, xp=xp, device=dev, dtype=dt) + 0.2
+        else:  # this rank's columns of the global draw
+            V = random_uniform((r, partition.n_total), rng=rng, xp=xp, device=dev, dtype=dt)
+            V = xp.take(V, xp.asarray(partition.index, device=dev), axis=1) + 0.2
         U = xp.zeros((n_features, r + int(bool(self.fit_intercept))), dtype=dt, device=dev)
         U, V, info = semi_nmf(A, U, V, n_iter=check_positive_int(self.max_iter, "max_iter",
                                                                     minimum=0),
                               lam_u=lam_u, lam_v=lam_v, check_every=self.check_every,
-                              tol=self.tol, xp=xp)
+                              tol=self.tol, reduce=comm, xp=xp)
         self.components_ = U[:, :r].T
         self.intercept_ = U[:, r] if self.fit_intercept else None
         self._U_tilde = U
         self.n_components_ = r
         self.n_features_in_ = n_features
         self.n_iter_ = info.n_iter
-        err = semi_nmf_objective(A, U, V, xp=xp)
+        err = semi_nmf_objective(A, U, V, reduce=comm, xp=xp)
         self.reconstruction_err_ = math.sqrt(2.0 * float(err))
         if self.verbose:
             print(f"SemiNMF: {info.n_iter} iterations, reconstruction error "
