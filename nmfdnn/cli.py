@@ -136,14 +136,42 @@ def _load(args):
     return load_mnist(args.data, kind=args.dataset)
 
 
+def _mpi_comm():
+    """The MPI communicator when launched by ``mpiexec``/``srun`` with more than one process
+    (mpi4py is imported only then), else ``None``.  Each rank then keeps its contiguous block
+    of the loaded training and test rows (sharded after loading), trains data-parallel,
+    and only rank 0 prints and saves; an error on one rank only ends all of them."""
+    from nmfdnn.distributed import world
+
+    return world()
+
+
 def _train(args):
+    from nmfdnn.distributed import abort_on_error
+
+    comm = _mpi_comm()
+    if comm is None:
+        return _train_on(args, None)
+    # errors raised on every rank together pass; any other error on one rank ends all ranks
+    with abort_on_error(comm, passthrough=(ValueError, TypeError, FileNotFoundError,
+                                           FloatingPointError)):
+        return _train_on(args, comm)
+
+
+def _train_on(args, comm):
     from tqdm import tqdm
 
+    from nmfdnn.distributed import global_score, shard
     from nmfdnn.estimators import NMFNetworkClassifier
 
+    lead = comm is None or comm.rank == 0  # prints and saves
     X, y, Xt, yt = _load(args)
     if args.subset:
         X, y = X[: args.subset], y[: args.subset]
+    n_train, n_test = X.shape[0], Xt.shape[0]
+    if comm is not None:  # this rank's contiguous blocks (sharded after loading)
+        X, y = shard((X, y), comm)
+        Xt, yt = shard((Xt, yt), comm)
     default_hidden = "500" if args.dataset == "digits" else "1000,500"
     try:
         hidden = tuple(int(h) for h in (args.hidden or default_hidden).split(",") if h.strip())
@@ -161,15 +189,21 @@ def _train(args):
         refit_output=args.refit_output, backend=args.backend, device=args.device,
         dtype=args.dtype, random_state=args.seed, callbacks=[progress],
     )
-    print(f"{args.dataset}: {X.shape[0]} training / {Xt.shape[0]} test samples, {X.shape[1]} "
-          f"features; hidden {list(hidden)}, method {args.method}, backend {args.backend}, "
-          f"{args.dtype}", flush=True)
-    bar = tqdm(total=args.epochs, unit="epoch", disable=args.no_progress, dynamic_ncols=True)
+    ranks = "" if comm is None else f", {comm.size} MPI ranks"
+    if lead:
+        print(f"{args.dataset}: {n_train} training / {n_test} test samples, {X.shape[1]} "
+              f"features; hidden {list(hidden)}, method {args.method}, backend {args.backend}, "
+              f"{args.dtype}{ranks}", flush=True)
+    bar = tqdm(total=args.epochs, unit="epoch", disable=args.no_progress or not lead,
+               dynamic_ncols=True)
     t0 = time.perf_counter()
-    clf.fit(X, y, X_val=Xt, y_val=yt)  # the test set is scored per epoch for display only
+    # the test set is scored per epoch for display only
+    clf.fit(X, y, X_val=Xt, y_val=yt, comm=comm)
     seconds = time.perf_counter() - t0
     bar.close()
-    acc = clf.score(Xt, yt)
+    acc = global_score(clf, Xt, yt, comm)
+    if not lead:
+        return 0
     print(f"test accuracy {100 * acc:.2f} % (error {100 * (1 - acc):.2f} %), "
           f"train loss {clf.loss_curve_[-1]:.4g}, {clf.n_iter_} epochs, wall time {seconds:.1f} s "
           f"(input rank {clf.rank_}, batch {clf.batch_size_})")

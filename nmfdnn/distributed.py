@@ -605,7 +605,7 @@ def global_score(estimator, X, y, comm):
 
 
 @contextlib.contextmanager
-def abort_on_error(comm=None, *, stream=None):
+def abort_on_error(comm=None, *, passthrough=(), stream=None):
     """End every rank (``MPI_Abort``) when an exception escapes the block on one rank.
 
     Without it, an exception raised on one rank only leaves the other ranks waiting forever
@@ -618,6 +618,9 @@ def abort_on_error(comm=None, *, stream=None):
     ----------
     comm : mpi4py communicator or Communicator, optional
         Default: ``MPI.COMM_WORLD`` (nothing is done when ``None`` and not under MPI).
+    passthrough : tuple of exception types, optional
+        Exceptions known to be raised on every rank together (nmfdnn's collective input
+        checks and divergence errors): re-raised as they are, without aborting.
     stream : file, optional
         Where the message goes (default ``sys.stderr``).
     """
@@ -625,7 +628,8 @@ def abort_on_error(comm=None, *, stream=None):
     try:
         yield c
     except BaseException as exc:
-        if c is None or isinstance(exc, SystemExit) and not exc.code:
+        if c is None or isinstance(exc, passthrough) or (isinstance(exc, SystemExit)
+                                                         and not exc.code):
             raise
         out = stream or sys.stderr
         print(f"nmfdnn: error on rank {c.rank} of {c.size}: {type(exc).__name__}: {exc}",
