@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nmfdnn.datasets._orl import load_orl_faces
-from nmfdnn.estimators._nmf import NMF
-from nmfdnn.estimators._weak_nmf import WeaklyNMF
+from nmfdnn.estimators import NMF, WeaklyNMF
 from nmfdnn.evaluation import kmeans_nmi
 
 PAPER = {

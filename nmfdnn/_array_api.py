@@ -14,6 +14,8 @@ import importlib
 
 import array_api_compat
 
+from nmfdnn._host import numpy_dtype_name, to_host, to_numpy
+
 __all__ = [
     "BACKENDS",
     "available_backends",
@@ -385,12 +387,8 @@ def asarray(x, *, xp, device=None, dtype=None):
     A host NumPy array is cast on the host first, then transferred in one copy.
     """
     if _is_array(x) and array_api_compat.array_namespace(x) is not xp:
-        from nmfdnn._host import to_numpy
-
         x = to_numpy(x)
     if not _is_array(x):
-        from nmfdnn._host import numpy_dtype_name, to_host
-
         x = to_host(x, dtype=numpy_dtype_name(dtype) if dtype is not None else None)
     return xp.asarray(x, dtype=dtype, device=device)
 

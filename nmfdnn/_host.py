@@ -8,8 +8,12 @@ The same seed therefore gives the same draws on every backend.
 
 from __future__ import annotations
 
+import warnings
+
 import array_api_compat
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils.multiclass import check_classification_targets
 
 __all__ = [
     "check_random_state",
@@ -148,15 +152,9 @@ def encode_labels(y, n_samples=None, *, min_classes=2):
         Continuous or multi-output targets, NaN, a count that differs from ``n_samples``, or
         fewer than two classes.
     """
-    from sklearn.utils.multiclass import check_classification_targets
-
     check_host_input(y, "y")
     y = to_numpy(y) if array_api_compat.is_array_api_obj(y) else np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
-        import warnings
-
-        from sklearn.exceptions import DataConversionWarning
-
         warnings.warn("A column-vector y was passed when a 1d array was expected. Please change "
                       "the shape of y to (n_samples, ), for example using ravel().",
                       DataConversionWarning, stacklevel=3)

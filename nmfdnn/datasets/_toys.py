@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from sklearn.datasets import load_digits as _sk_digits
+from sklearn.model_selection import train_test_split
 
+from nmfdnn._array_api import resolve_namespace
 from nmfdnn._host import check_random_state
 
 __all__ = ["make_sin", "make_disk", "load_digits"]
@@ -15,8 +18,6 @@ def _out(arrays, xp, device, dtype):
     arrays = [a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays]
     if xp is None:
         return tuple(arrays)
-    from nmfdnn._array_api import resolve_namespace
-
     xp = resolve_namespace(xp)
     return tuple(xp.asarray(a, device=device) for a in arrays)
 
@@ -80,9 +81,6 @@ def load_digits(test_size=0.2, *, random_state=0, dtype="float32", xp=None, devi
     X_test : array of shape (n_test, 64)
     y_test : array of shape (n_test,)
     """
-    from sklearn.datasets import load_digits as _sk_digits
-    from sklearn.model_selection import train_test_split
-
     d = _sk_digits()
     X = d.data / 16.0
     y = d.target.astype(np.int64)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from array_api_compat import device as _device
 
-from nmfdnn._array_api import get_namespace
+from nmfdnn._array_api import asarray, get_namespace
 from nmfdnn._validation import check_matrix, check_nonnegative_scalar, check_positive_int
 
 __all__ = [
@@ -67,8 +67,6 @@ def pooling_support(segments, width, *, xp, device=None):
     -------
     array of bool, shape (2w + 1, N)
     """
-    from nmfdnn._array_api import asarray
-
     w = check_positive_int(width, "pool_width", minimum=0)
     seg = asarray(segments, xp=xp, device=device)
     if seg.ndim != 1:
