@@ -174,15 +174,18 @@ class BaseNetwork(BaseEstimator):
                                                  dtype=self.dtype)
             X = to_backend(X, xp=xp, device=dev, dtype=dtype, name="X")  # the one check of X
             m, n0 = X.shape
-            Y = self._targets(y, m, xp=xp, device=dev, dtype=dtype, comm=comm)  # columns
+            # (n_out, m) columns; with comm, a function that pools the classes of all ranks
+            Y = self._targets(y, m, xp=xp, device=dev, dtype=dtype, comm=comm)
             Xv = None
             if not self.early_stopping and X_val is not None and y_val is not None:
                 Xv = to_backend(X_val, xp=xp, device=dev, dtype=dtype, name="X_val")
                 if Xv.shape[1] != n0:
                     raise ValueError(f"X_val has {Xv.shape[1]} features, X has {n0}")
-        if comm is not None:
+        if comm is not None:  # (no collective inside a collective_errors block)
+            if callable(Y):
+                Y = Y()
+            widths = comm.allgather(int(n0))
             with collective_errors(comm):  # every rank must agree on the layout
-                widths = comm.allgather(int(n0))
                 if len(set(widths)) > 1:
                     raise ValueError(f"X has {n0} features on this rank but the ranks have "
                                      f"{widths}")
@@ -355,14 +358,19 @@ class NetworkClassifierMixin:
     """Classification: one-hot targets, accuracy, ``predict`` as ``classes_[argmax ŷ]``."""
 
     def _targets(self, y, n_samples, *, xp, device, dtype, refit=True, comm=None):
-        if refit and comm is not None:  # the classes of all ranks
+        if refit and comm is not None:  # the classes of all ranks: after the local checks
             local, _ = encode_labels(y, n_samples, min_classes=1)
-            self.classes_ = pool_labels(comm.allgather(local))
-            if self.classes_.shape[0] < 2:
-                raise ValueError(f"y has only 1 class ({self.classes_[0]!r}) on all ranks; a "
-                                 "classifier needs at least two classes")
-            idx = label_indices(self.classes_, y)
-        elif refit:
+
+            def pooled():
+                self.classes_ = pool_labels(comm.allgather(local))
+                with collective_errors(comm):
+                    if self.classes_.shape[0] < 2:
+                        raise ValueError(f"y has only 1 class ({self.classes_[0]!r}) on all "
+                                         "ranks; a classifier needs at least two classes")
+                return self._targets(y, n_samples, xp=xp, device=device, dtype=dtype,
+                                     refit=False)
+            return pooled
+        if refit:
             self.classes_, idx = encode_labels(y, n_samples)
         else:  # validation labels: indices into the fitted classes_ (−1: unseen label)
             idx = label_indices(self.classes_, y)

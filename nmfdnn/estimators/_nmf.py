@@ -165,6 +165,7 @@ class NMF(TransformerMixin, BaseEstimator):
         n_samples, n_features = Xa.shape
         partition = None if comm is None else comm.partition(n_samples)
         n_all = n_samples if comm is None else partition.n_total
+        widths = [n_features] if comm is None else comm.allgather(n_features)
         with collective_errors(comm):
             r = n_features if self.n_components is None else self.n_components
             if self.init not in INITS + ("custom",):
@@ -178,7 +179,7 @@ class NMF(TransformerMixin, BaseEstimator):
                 )
             max_iter = check_positive_int(self.max_iter, "max_iter", minimum=0)
             check_nonnegative_scalar(self.tol, "tol")
-            if comm is not None and len(set(comm.allgather(n_features))) > 1:
+            if len(set(widths)) > 1:
                 raise ValueError(f"X has {n_features} features on this rank, not on all ranks")
         A = Xa.T
         Mt = None if M is None else M.T
@@ -363,7 +364,9 @@ class SemiNMF(TransformerMixin, BaseEstimator):
             r = check_positive_int(self.n_components, "n_components")
             lam_u = check_nonnegative_scalar(self.alpha_u, "alpha_u")
             lam_v = check_nonnegative_scalar(self.alpha_v, "alpha_v")
-            if comm is not None and len(set(comm.allgather(n_features))) > 1:
+        widths = [n_features] if comm is None else comm.allgather(n_features)
+        with collective_errors(comm):
+            if len(set(widths)) > 1:
                 raise ValueError(f"X has {n_features} features on this rank, not on all ranks")
         partition = None if comm is None else comm.partition(n_samples)
         A = Xa.T
