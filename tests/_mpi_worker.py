@@ -5,8 +5,9 @@ Cases
 fit      every estimator fitted data-parallel on uneven shards (rank 0 holds 5 rows, so some
          mini-batches have none of its samples); each rank saves its fitted arrays to
          OUTDIR/fit_<rank>.npz, compared by the test with one-process fits of all the rows.
-nan      rank 1's rows contain a NaN: every rank must raise the same ValueError.
-empty    rank 1 holds no row: every rank must raise the same ValueError.
+nan      rank 1's rows contain a NaN: every rank must raise the same ValueError (each rank
+         writes what it raised to OUTDIR/rank<r>.txt).
+empty    rank 1 holds no row: the same.
 crash    rank 1 raises inside its work while rank 0 waits in an all-reduce: abort_on_error
          must end both.
 """
@@ -125,10 +126,12 @@ def main(case, outdir):
         try:
             clf.fit(X[lo:hi], y[lo:hi], comm=comm)
         except ValueError as exc:
-            print(f"RANK{r} ValueError: {exc}", flush=True)
-            return 3
-        print(f"RANK{r} no error", flush=True)
-        return 0
+            message, code = f"ValueError: {exc}", 3
+        else:
+            message, code = "no error", 0
+        with open(f"{outdir}/rank{r}.txt", "w") as f:  # one file per rank: no interleaving
+            f.write(message)
+        return code
     if case == "crash":
         with abort_on_error(comm):
             if r == 1:

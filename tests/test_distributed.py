@@ -9,6 +9,7 @@ code path, no communicator).  They are skipped when mpi4py or mpiexec is missing
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -161,24 +162,21 @@ def test_global_score_is_the_score_over_all_rows(fitted):
 @pytest.mark.parametrize("case, message", [("nan", "rank 1 of 2: .*NaN|rank 1 of 2: .*finite"),
                                            ("empty", "rank 1 of 2: .*0 sample")])
 def test_invalid_input_on_one_rank_raises_on_every_rank(tmp_path, case, message):
-    proc, seconds = _run(case, tmp_path, timeout=60)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RANK")]
+    proc, seconds = _run(case, tmp_path, timeout=120)
     assert proc.returncode != 0
-    assert len(lines) == 2, proc.stdout + proc.stderr
     for r in range(2):
-        line = next(ln for ln in lines if ln.startswith(f"RANK{r} "))
-        assert "ValueError" in line
-        import re
-
+        line = (tmp_path / f"rank{r}.txt").read_text()
+        assert line.startswith("ValueError: "), line
         assert re.search(message, line), line
 
 
 @needs_mpi
 def test_nan_on_one_rank_ends_every_rank_within_10_s(tmp_path):
     start, _ = _run_trivial()
-    proc, seconds = _run("nan", tmp_path, timeout=60)
+    proc, seconds = _run("nan", tmp_path, timeout=120)
     assert proc.returncode != 0
-    assert proc.stdout.count("ValueError") == 2
+    assert all((tmp_path / f"rank{r}.txt").read_text().startswith("ValueError")
+               for r in range(2))
     assert seconds - start < 10, (seconds, start)
 
 
