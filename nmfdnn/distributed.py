@@ -271,12 +271,15 @@ class Communicator:
                   cupy.dtype("float64"): nccl.NCCL_FLOAT64}
         ops = {"sum": nccl.NCCL_SUM, "max": nccl.NCCL_MAX, "min": nccl.NCCL_MIN}
         stream = cupy.cuda.get_current_stream()
+        if not array_api_compat.is_cupy_array(x):
+            _sync_device(x)  # torch's stream has written x
         self._nccl.allReduce(xc.data.ptr, out.data.ptr, xc.size, dtypes[xc.dtype], ops[op],
                              stream.ptr)
         if array_api_compat.is_cupy_array(x):
             return out
         import torch
 
+        stream.synchronize()  # before torch's stream reads the result
         return torch.from_dlpack(out)
 
     def allreduce_scalar(self, value, op="sum"):
