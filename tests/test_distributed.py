@@ -195,3 +195,20 @@ def test_exception_on_one_rank_aborts_all_ranks(tmp_path):
     assert proc.returncode != 0
     assert "worker failure on rank 1" in proc.stdout + proc.stderr
     assert seconds < 30
+
+
+@needs_mpi
+def test_cli_under_mpiexec_prints_and_saves_once(tmp_path):
+    from nmfdnn import load_model
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]))
+    model = tmp_path / "digits.npz"
+    proc = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-m", "nmfdnn", "train",
+                           "--epochs", "1", "--hidden", "50", "--no-progress", "--save",
+                           str(model)], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("test accuracy") == 1
+    assert "2 MPI ranks" in proc.stdout
+    clf = load_model(model)
+    assert clf.coefs_[0].shape == (64, 50)
