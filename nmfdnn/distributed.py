@@ -34,6 +34,7 @@ import array_api_compat
 import numpy as np
 
 from nmfdnn._host import to_numpy
+from nmfdnn._validation import NumericalError
 
 __all__ = [
     "Communicator",
@@ -366,14 +367,18 @@ class Communicator:
         Exception
             The first failing rank's error on every rank.
         """
-        mine = None if error is None else (type(error).__name__, str(error))
+        mine = None if error is None else (
+            [c.__name__ for c in type(error).__mro__], str(error))
         errors = self.allgather(mine)
         for r, err in enumerate(errors):
             if err is None:
                 continue
-            name, message = err
-            cls = type(error) if (error is not None and type(error).__name__ == name) else \
-                _EXC_TYPES.get(name, RuntimeError)
+            names, message = err
+            name = names[0]
+            if error is not None and type(error).__name__ == name:
+                cls = type(error)
+            else:  # the nearest type every rank knows
+                cls = next((_EXC_TYPES[n] for n in names if n in _EXC_TYPES), RuntimeError)
             try:
                 exc = cls(f"rank {r} of {self.size}: {message}")
             except Exception:
@@ -419,6 +424,7 @@ def _sync_device(x):
 
 
 _EXC_TYPES = {
+    "NumericalError": NumericalError,
     "ValueError": ValueError,
     "TypeError": TypeError,
     "FileNotFoundError": FileNotFoundError,

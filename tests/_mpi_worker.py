@@ -8,6 +8,7 @@ fit      every estimator fitted data-parallel on uneven shards (rank 0 holds 5 r
 nan      rank 1's rows contain a NaN: every rank must raise the same ValueError (each rank
          writes what it raised to OUTDIR/rank<r>.txt).
 empty    rank 1 holds no row: the same.
+width    rank 1's rows have one feature fewer: the same.
 crash    rank 1 raises inside its work while rank 0 waits in an all-reduce: abort_on_error
          must end both.
 """
@@ -117,12 +118,14 @@ def main(case, outdir):
     from nmfdnn import NMFNetworkClassifier
 
     clf = NMFNetworkClassifier((10,), batch_size=50, max_epochs=2, random_state=0)
-    if case in ("nan", "empty"):
+    if case in ("nan", "empty", "width"):
         if r == 1 and case == "nan":
             X = X.copy()
             X[hi - 3, 4] = np.nan
         if r == 1 and case == "empty":
             lo = hi
+        if r == 1 and case == "width":
+            X = X[:, 1:]
         try:
             clf.fit(X[lo:hi], y[lo:hi], comm=comm)
         except ValueError as exc:

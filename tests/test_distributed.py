@@ -160,7 +160,9 @@ def test_global_score_is_the_score_over_all_rows(fitted):
 
 @needs_mpi
 @pytest.mark.parametrize("case, message", [("nan", "rank 1 of 2: .*NaN|rank 1 of 2: .*finite"),
-                                           ("empty", "rank 1 of 2: .*0 sample")])
+                                           ("empty", "rank 1 of 2: .*0 sample"),
+                                           ("width", r"different number of features on each "
+                                                     r"rank: \[12, 11\]")])
 def test_invalid_input_on_one_rank_raises_on_every_rank(tmp_path, case, message):
     proc, seconds = _run(case, tmp_path, timeout=120)
     assert proc.returncode != 0

@@ -187,8 +187,8 @@ class BaseNetwork(BaseEstimator):
             widths = comm.allgather(int(n0))
             with collective_errors(comm):  # every rank must agree on the layout
                 if len(set(widths)) > 1:
-                    raise ValueError(f"X has {n0} features on this rank but the ranks have "
-                                     f"{widths}")
+                    raise ValueError(f"X has a different number of features on each rank: "
+                                     f"{widths} (rank order)")
             partition = comm.partition(m)
             m = partition.n_total
         rng = check_random_state(self.random_state)

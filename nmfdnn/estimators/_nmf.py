@@ -180,7 +180,8 @@ class NMF(TransformerMixin, BaseEstimator):
             max_iter = check_positive_int(self.max_iter, "max_iter", minimum=0)
             check_nonnegative_scalar(self.tol, "tol")
             if len(set(widths)) > 1:
-                raise ValueError(f"X has {n_features} features on this rank, not on all ranks")
+                raise ValueError(f"X has a different number of features on each rank: "
+                                 f"{widths} (rank order)")
         A = Xa.T
         Mt = None if M is None else M.T
         if self.init == "custom":
@@ -367,7 +368,8 @@ class SemiNMF(TransformerMixin, BaseEstimator):
         widths = [n_features] if comm is None else comm.allgather(n_features)
         with collective_errors(comm):
             if len(set(widths)) > 1:
-                raise ValueError(f"X has {n_features} features on this rank, not on all ranks")
+                raise ValueError(f"X has a different number of features on each rank: "
+                                 f"{widths} (rank order)")
         partition = None if comm is None else comm.partition(n_samples)
         A = Xa.T
         rng = check_random_state(self.random_state)
