@@ -179,6 +179,17 @@ class Communicator:
     # --- reductions ------------------------------------------------------------------------
 
     def __call__(self, x, op="sum"):
+        """The ``reduce`` hook of the solvers: :meth:`allreduce`.
+
+        Parameters
+        ----------
+        x : array
+        op : {"sum", "max", "min"}, default="sum"
+
+        Returns
+        -------
+        array
+        """
         return self.allreduce(x, op=op)
 
     def _mpi_op(self, op):
