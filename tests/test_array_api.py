@@ -21,7 +21,8 @@ from nmfdnn._array_api import asarray, namespace_name
 from nmfdnn._host import check_random_state, random_normal
 
 PACKAGE = pathlib.Path(nmfdnn.__file__).parent
-HOST_MODULES = {"_host.py", "_testing.py", "_io.py", "evaluation.py", "cli.py", "__main__.py"}
+HOST_MODULES = {"_host.py", "_testing.py", "_io.py", "evaluation.py", "cli.py", "__main__.py",
+                "distributed.py"}
 HOST_PACKAGES = {"datasets"}
 
 
