@@ -152,7 +152,7 @@ def check_host_input(X, name="X"):
         raise ValueError(f"Complex data not supported ({name} has dtype {dtype})")
 
 
-def encode_labels(y, n_samples=None):
+def encode_labels(y, n_samples=None, *, min_classes=2):
     """Class labels on the host: ``classes`` (sorted unique) and each sample's class index.
 
     Parameters
@@ -162,6 +162,9 @@ def encode_labels(y, n_samples=None):
         to the host once.
     n_samples : int, optional
         Expected number of labels.
+    min_classes : int, default=2
+        Fewer distinct labels raise (1: this process's share of a data-parallel fit, whose
+        classes are pooled afterwards).
 
     Returns
     -------
@@ -189,11 +192,16 @@ def encode_labels(y, n_samples=None):
         )
     check_classification_targets(y)
     classes, indices = np.unique(y, return_inverse=True)
-    if classes.shape[0] < 2:
+    if classes.shape[0] < min_classes:
         raise ValueError(
             f"y has only 1 class ({classes[0]!r}); a classifier needs at least two classes"
         )
     return classes, indices.astype(np.int64)
+
+
+def pool_labels(parts):
+    """The sorted union of label arrays (the classes of all ranks of a data-parallel fit)."""
+    return np.unique(np.concatenate([np.asarray(p) for p in parts]))
 
 
 def take_labels(classes, indices):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from array_api_compat import device as _device
 
 __all__ = ["relu", "pos", "neg", "has_bias", "affine", "gram_tilde", "cross_tilde",
-           "split_bias", "sq_norm", "flush_subnormal", "row_major"]
+           "split_bias", "sq_norm", "flush_subnormal", "row_major", "allsum"]
 
 
 def relu(A, *, xp):
@@ -118,3 +118,30 @@ def row_major(A, *, xp):
     row-major layout on every backend (a view when it already is); call it once per run.
     """
     return xp.reshape(xp.reshape(A, (-1,)), A.shape)
+
+
+def allsum(reduce, *arrays, xp):
+    """The sums over all processes of arrays that are sums over this process's samples.
+
+    ``reduce`` is the all-reduce hook of data-parallel training
+    (:class:`nmfdnn.distributed.Communicator`; ``reduce(x)`` returns ``Σ_k x^{(k)}`` over the
+    ranks).  Several arrays travel in one message (flattened and concatenated), so a U-step
+    costs one all-reduce for its Gram matrix and cross product together.  Callers skip this
+    function when ``reduce`` is None (one process: no extra operation).
+
+    Returns
+    -------
+    array or tuple of arrays
+        One array for one input, else a tuple in the input order.
+    """
+    if len(arrays) == 1:
+        return reduce(arrays[0])
+    flat = reduce(xp.concat([xp.reshape(a, (-1,)) for a in arrays]))
+    out, k = [], 0
+    for a in arrays:
+        n = 1
+        for s in a.shape:
+            n *= s
+        out.append(xp.reshape(flat[k:k + n], a.shape))
+        k += n
+    return tuple(out)

@@ -44,6 +44,7 @@ from nmfdnn._array_api import (
 from nmfdnn._host import check_random_state, random_uniform, to_numpy
 from nmfdnn._io import save_model
 from nmfdnn.datasets import fetch_mnist, load_digits, load_mnist
+from nmfdnn.distributed import abort_on_error, global_score, shard, world
 from nmfdnn.estimators import BackpropClassifier, NMFNetworkClassifier
 from nmfdnn.factorizations import nmf, nonlinear_semi_nmf, semi_nmf
 
@@ -366,8 +367,27 @@ def _load(args):
     return load_mnist(args.data, kind=args.dataset, download=args.download)
 
 
+def _mpi_comm():
+    """The MPI communicator when launched by ``mpiexec``/``srun`` with more than one process
+    (mpi4py is imported only then), else ``None``.  Each rank then keeps its contiguous block
+    of the loaded training and test rows (sharded after loading), trains data-parallel,
+    and only rank 0 prints and saves; an error on one rank only ends all of them."""
+    return world()
+
+
 def _train(args):
     _resolve_backend(args)  # before the data: a missing backend is reported at once
+    comm = _mpi_comm()
+    if comm is None:
+        return _train_on(args, None)
+    # errors raised on every rank together pass; any other error on one rank ends all ranks
+    with abort_on_error(comm, passthrough=(ValueError, TypeError, FileNotFoundError,
+                                           FloatingPointError)):
+        return _train_on(args, comm)
+
+
+def _train_on(args, comm):
+    lead = comm is None or comm.rank == 0  # prints and saves
     default_hidden = (500,) if args.dataset == "digits" else (1000, 500)
     hidden = args.hidden or default_hidden
 
@@ -388,17 +408,26 @@ def _train(args):
             raise _FlagError(f"argument --subset: {args.subset} is more than the "
                              f"{X.shape[0]} training samples of {args.dataset}")
         X, y = X[: args.subset], y[: args.subset]
-    print(f"{args.dataset}: {X.shape[0]} training / {Xt.shape[0]} test samples, {X.shape[1]} "
-          f"features; hidden {list(hidden)}, method {args.method}, backend {args.backend}, "
-          f"{args.dtype}", flush=True)
-    bar = tqdm(total=args.epochs, unit="epoch", disable=args.no_progress, dynamic_ncols=True)
+    n_train, n_test = X.shape[0], Xt.shape[0]
+    if comm is not None:  # this rank's contiguous blocks (sharded after loading)
+        X, y = shard((X, y), comm)
+        Xt, yt = shard((Xt, yt), comm)
+    ranks = "" if comm is None else f", {comm.size} MPI ranks"
+    if lead:
+        print(f"{args.dataset}: {n_train} training / {n_test} test samples, {X.shape[1]} "
+              f"features; hidden {list(hidden)}, method {args.method}, backend {args.backend}, "
+              f"{args.dtype}{ranks}", flush=True)
+    bar = tqdm(total=args.epochs, unit="epoch", disable=args.no_progress or not lead,
+               dynamic_ncols=True)
     t0 = time.perf_counter()
-    try:
-        clf.fit(X, y, X_val=Xt, y_val=yt)  # the test set is scored per epoch for display only
+    try:  # the test set is scored per epoch for display only
+        clf.fit(X, y, X_val=Xt, y_val=yt, comm=comm)
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
-    acc = clf.score(Xt, yt)
+    acc = global_score(clf, Xt, yt, comm)
+    if not lead:
+        return 0
     print(f"test accuracy {100 * acc:.2f} % (error {100 * (1 - acc):.2f} %), "
           f"train loss {clf.loss_curve_[-1]:.4g}, {clf.n_iter_} epochs, wall time {seconds:.1f} s "
           f"(input rank {clf.rank_}, batch {clf.batch_size_})")

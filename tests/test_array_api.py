@@ -21,7 +21,8 @@ from nmfdnn._host import check_random_state, random_normal
 from nmfdnn.testing import assert_close, assert_equal
 
 PACKAGE = pathlib.Path(nmfdnn.__file__).parent
-HOST_MODULES = {"_host.py", "_testing.py", "_io.py", "evaluation.py", "cli.py", "__main__.py"}
+HOST_MODULES = {"_host.py", "_testing.py", "_io.py", "evaluation.py", "cli.py", "__main__.py",
+                "distributed.py"}
 HOST_PACKAGES = {"datasets"}
 
 

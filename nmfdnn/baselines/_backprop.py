@@ -20,10 +20,11 @@ import array_api_compat
 
 from nmfdnn._array_api import get_namespace
 from nmfdnn._host import random_normal, to_numpy
-from nmfdnn._ops import relu, row_major
+from nmfdnn._ops import allsum, relu, row_major
 from nmfdnn._optim import AdamState, adam_init, adam_step
 from nmfdnn._records import EpochRecord, TrainingHistory
 from nmfdnn._validation import NumericalError
+from nmfdnn.distributed import as_communicator
 
 __all__ = [
     "AdamState",
@@ -103,7 +104,7 @@ def _softmax(O, *, xp):
     return E / xp.sum(E, axis=0, keepdims=True)
 
 
-def loss_and_gradients(params, X, Y, *, loss="mse", xp=None):
+def loss_and_gradients(params, X, Y, *, loss="mse", n_total=None, xp=None):
     """Loss and its gradient with respect to every ``(W_i, b_i)``, by backpropagation.
 
     .. math::
@@ -118,6 +119,11 @@ def loss_and_gradients(params, X, Y, *, loss="mse", xp=None):
     Y : array of shape (nd, m)
         Targets (one-hot columns for classification).
     loss : {"mse", "cross_entropy"}
+    n_total : int, optional
+        Size m of the whole mini-batch when this process holds only part of it (data-parallel
+        training): the loss and gradients are then this part's share of the mean over the
+        whole mini-batch, and their sums over the processes are the full ones.  Default: the
+        columns of ``X``.
     xp : namespace, optional
 
     Returns
@@ -126,7 +132,7 @@ def loss_and_gradients(params, X, Y, *, loss="mse", xp=None):
     grads : list of (dW, db), same shapes as ``params``
     """
     xp = get_namespace(X, Y, xp=xp)
-    m = X.shape[1]
+    m = X.shape[1] if n_total is None else n_total
     Z, O = forward(params, X, xp=xp)
     if loss == "mse":
         D = O - Y
@@ -184,7 +190,8 @@ def backprop_minibatch_step(params, state, XJ, YJ, *, loss="mse", lr=1e-3, beta1
 
 
 def train_epoch(params, state, X, Y, order, *, batch_size=100, loss="mse", lr=1e-3,
-                beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, xp=None):
+                beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, batches=None, reduce=None,
+                xp=None):
     """One epoch of mini-batch Adam over the columns of ``X`` in the given order.
 
     The loop is over mini-batches (``ceil(m / batch_size)`` of them), never over samples, and it
@@ -202,6 +209,13 @@ def train_epoch(params, state, X, Y, order, *, batch_size=100, loss="mse", lr=1e
     loss : {"mse", "cross_entropy"}, default="mse"
     lr, beta1, beta2, eps, weight_decay : float
         Adam's settings (§5: 10⁻³, 0.9, 0.999, 10⁻⁸).
+    batches : list of ((int, int), int), optional
+        Data-parallel training: per global mini-batch, the range of ``order`` holding this
+        process's members and the size of the whole mini-batch.
+    reduce : callable, optional
+        All-reduce hook (with ``batches``): the gradients of every mini-batch are summed over
+        the processes in one message before the Adam step.  The returned loss is this
+        process's share (sum it over the processes).
     xp : namespace, optional
 
     Returns
@@ -212,6 +226,19 @@ def train_epoch(params, state, X, Y, order, *, batch_size=100, loss="mse", lr=1e
     m = X.shape[1]
     total = None
     n_batches = 0
+    if batches is not None:
+        for (start, stop), size in batches:
+            J = order[start:stop]
+            value, grads = loss_and_gradients(params, xp.take(X, J, axis=1),
+                                              xp.take(Y, J, axis=1), loss=loss, n_total=size,
+                                              xp=xp)
+            flat = allsum(reduce, *[g for pair in grads for g in pair], xp=xp)
+            grads = [(flat[2 * i], flat[2 * i + 1]) for i in range(len(grads))]
+            params, state = adam_step(params, grads, state, lr=lr, beta1=beta1, beta2=beta2,
+                                      eps=eps, weight_decay=weight_decay, xp=xp)
+            total = value if total is None else total + value
+            n_batches += 1
+        return params, state, total / n_batches
     for start in range(0, m, batch_size):
         J = order[start:min(start + batch_size, m)]
         params, state, value = backprop_minibatch_step(
@@ -224,7 +251,7 @@ def train_epoch(params, state, X, Y, order, *, batch_size=100, loss="mse", lr=1e
 
 def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="mse", lr=1e-3,
                    beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, score=None,
-                   callback=None, xp=None):
+                   callback=None, comm=None, partition=None, xp=None):
     """Train by mini-batch Adam, with the records and callbacks of the NMF trainers.
 
     Per epoch: a permutation drawn on the host (``rng``) and moved once, :func:`train_epoch`,
@@ -249,6 +276,15 @@ def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="ms
         ``score(W_tilde) -> 0-d array``, evaluated after each epoch on the device.
     callback : callable, optional
         ``callback(record, W_tilde) -> bool``; ``True`` stops training.
+    comm : mpi4py communicator or Communicator, optional
+        Data-parallel training (:mod:`nmfdnn.distributed`): ``X`` and ``Y`` are this process's
+        samples; the permutation is drawn over the global sample numbers, each process computes
+        the gradient of its members of each global mini-batch (divided by the global
+        mini-batch size), and the gradients are all-reduced after every mini-batch (one
+        message) — the same steps as one process, to rounding.  ``params`` must be the same
+        on every process.
+    partition : Partition, optional
+        Global numbers of this process's samples (default: contiguous blocks in rank order).
     xp : namespace, optional
 
     Returns
@@ -265,17 +301,30 @@ def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="ms
     xp = get_namespace(X, Y, xp=xp)
     dev = array_api_compat.device(X)
     X, Y = row_major(X, xp=xp), row_major(Y, xp=xp)  # mini-batch gathers copy nothing else
-    m = X.shape[1]
+    comm = as_communicator(comm)
+    if comm is not None and partition is None:
+        partition = comm.partition(X.shape[1])
+    m = X.shape[1] if comm is None else partition.n_total
+    bounds = [(s, min(s + batch_size, m)) for s in range(0, m, batch_size)]
     state = adam_init(params, xp=xp)
     history = TrainingHistory()
     W_tilde = [xp.concat([W, b], axis=1) for W, b in params]
     for epoch in range(1, max_epochs + 1):
         t0 = time.perf_counter()
-        order = xp.asarray(rng.permutation(m), device=dev)  # one transfer per epoch
+        batches = None
+        if comm is None:
+            order = xp.asarray(rng.permutation(m), device=dev)  # one transfer per epoch
+        else:  # this process's members of every global mini-batch
+            local, ranges = partition.local_batches(rng.permutation(m), bounds)
+            order = xp.asarray(local, device=dev)
+            batches = [(r, stop - start) for r, (start, stop) in zip(ranges, bounds)]
         params, state, mean_loss = train_epoch(
             params, state, X, Y, order, batch_size=batch_size, loss=loss, lr=lr, beta1=beta1,
-            beta2=beta2, eps=eps, weight_decay=weight_decay, xp=xp,
+            beta2=beta2, eps=eps, weight_decay=weight_decay, batches=batches, reduce=comm,
+            xp=xp,
         )
+        if comm is not None:
+            mean_loss = comm(mean_loss)
         W_tilde = [xp.concat([W, b], axis=1) for W, b in params]
         values = [mean_loss]
         if score is not None:

@@ -104,13 +104,14 @@ class _BaseBackprop(BaseNetwork):
         self.verbose = verbose
         self.callbacks = callbacks
 
-    def _train(self, Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype):
+    def _train(self, Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype,
+               comm=None, partition=None):
         params = glorot_init(sizes, rng=rng, xp=xp, device=device, dtype=dtype)
         return train_backprop(
             Xc, Y, params, batch_size=batch_size, max_epochs=self.max_epochs, rng=rng,
             loss=self.loss, lr=float(self.learning_rate), beta1=float(self.beta_1),
             beta2=float(self.beta_2), eps=float(self.epsilon), weight_decay=float(self.alpha),
-            score=score, callback=callback, xp=xp,
+            score=score, callback=callback, comm=comm, partition=partition, xp=xp,
         )
 
 

@@ -34,12 +34,14 @@ from nmfdnn._host import (
     check_random_state,
     encode_labels,
     label_indices,
+    pool_labels,
     take_labels,
     to_host,
     to_numpy,
 )
 from nmfdnn._linalg import jitter_events
 from nmfdnn._ops import relu
+from nmfdnn.distributed import as_communicator, collective_errors
 from nmfdnn.estimators._base import (
     check_2d,
     is_array,
@@ -171,10 +173,11 @@ class BaseNetwork(BaseEstimator):
 
     # --- fit ----------------------------------------------------------------------------------
 
-    def _train(self, Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype):
+    def _train(self, Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype,
+               comm=None, partition=None):
         raise NotImplementedError
 
-    def fit(self, X, y, *, X_val=None, y_val=None):
+    def fit(self, X, y, *, X_val=None, y_val=None, comm=None):
         """Train the network on ``(X, y)``.
 
         Parameters
@@ -186,50 +189,78 @@ class BaseNetwork(BaseEstimator):
         X_val, y_val : array-like, optional
             Validation data scored after every epoch (``validation_scores_``); ignored when
             ``early_stopping`` splits its own validation set.
+        comm : mpi4py communicator or :class:`nmfdnn.distributed.Communicator`, optional
+            Data-parallel training over MPI (``None``: one process).  Every rank calls ``fit``
+            with **its own rows** (``X``, ``y``, and ``X_val``/``y_val`` if given) and the same
+            parameters; every rank ends with the same model, the one a single process fits on
+            the rows of all ranks concatenated in rank order (to rounding).  Invalid input on
+            one rank raises the same error on every rank; the validation score is the global
+            one.  See :mod:`nmfdnn.distributed` and docs/hpc.md.
 
         Returns
         -------
         self
         """
-        self._validate_params()
-        hidden = self._hidden_sizes()
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
-                             "is None")
-        check_2d(X, "X")
-        xp, dev, dtype = resolve_fit_backend(X, backend=self.backend, device=self.device,
-                                             dtype=self.dtype)
-        X = to_backend(X, xp=xp, device=dev, dtype=dtype, name="X")  # the one check of X
-        m, n0 = X.shape
-        Y = self._targets(y, m, xp=xp, device=dev, dtype=dtype)  # (n_out, m) columns
+        comm = as_communicator(comm)
+        with collective_errors(comm):  # invalid input on one rank: the same error on all
+            self._validate_params()
+            hidden = self._hidden_sizes()
+            if y is None:
+                raise ValueError(f"{type(self).__name__} requires y to be passed, but the "
+                                 "target y is None")
+            check_2d(X, "X")
+            xp, dev, dtype = resolve_fit_backend(X, backend=self.backend, device=self.device,
+                                                 dtype=self.dtype)
+            X = to_backend(X, xp=xp, device=dev, dtype=dtype, name="X")  # the one check of X
+            m, n0 = X.shape
+            # (n_out, m) columns; with comm, a function that pools the classes of all ranks
+            Y = self._targets(y, m, xp=xp, device=dev, dtype=dtype, comm=comm)
+            Xv = None
+            if not self.early_stopping and X_val is not None and y_val is not None:
+                Xv = to_backend(X_val, xp=xp, device=dev, dtype=dtype, name="X_val")
+                if Xv.shape[1] != n0:
+                    raise ValueError(f"X_val has {Xv.shape[1]} features, X has {n0}")
+        if comm is not None:  # (no collective inside a collective_errors block)
+            if callable(Y):
+                Y = Y()
+            widths = comm.allgather(int(n0))
+            with collective_errors(comm):  # every rank must agree on the layout
+                if len(set(widths)) > 1:
+                    raise ValueError(f"X has a different number of features on each rank: "
+                                     f"{widths} (rank order)")
+            partition = comm.partition(m)
+            m = partition.n_total
         rng = check_random_state(self.random_state)
         Xc = X.T
         val = None
-        if self.early_stopping:
-            n_val = max(1, round(self.validation_fraction * m))
-            if m - n_val < 2:
-                raise ValueError(f"n_samples={m} is too small for early stopping")
-            perm = rng.permutation(m)
-            tr = xp.asarray(perm[n_val:], device=dev)
-            va = xp.asarray(perm[:n_val], device=dev)
-            val = (xp.take(Xc, va, axis=1), xp.take(Y, va, axis=1))
-            Xc, Y = xp.take(Xc, tr, axis=1), xp.take(Y, tr, axis=1)
-        elif X_val is not None and y_val is not None:
-            Xv = to_backend(X_val, xp=xp, device=dev, dtype=dtype, name="X_val")
-            if Xv.shape[1] != n0:
-                raise ValueError(f"X_val has {Xv.shape[1]} features, X has {n0}")
-            val = (Xv.T, self._targets(y_val, Xv.shape[0], xp=xp, device=dev, dtype=dtype,
-                                       refit=False))
-        m_train = Xc.shape[1]
-        if m_train < 2:
-            raise ValueError(f"n_samples={m_train}: at least 2 samples are needed to train")
-        batch_size = (min(self._auto_batch_size, m_train) if self.batch_size == "auto"
-                      else int(self.batch_size))
-        if batch_size > m_train:
-            raise ValueError(
-                f"batch_size={batch_size} is larger than the number of training samples "
-                f"({m_train}); use a smaller batch_size or 'auto'"
-            )
+        with collective_errors(comm):
+            if self.early_stopping:
+                n_val = max(1, round(self.validation_fraction * m))
+                if m - n_val < 2:
+                    raise ValueError(f"n_samples={m} is too small for early stopping")
+                perm = rng.permutation(m)  # over the global sample numbers with comm
+                if comm is None:
+                    tr = xp.asarray(perm[n_val:], device=dev)
+                    va = xp.asarray(perm[:n_val], device=dev)
+                else:
+                    va = xp.asarray(partition.local_positions(perm[:n_val]), device=dev)
+                    local_tr, partition = partition.subset(perm[n_val:])
+                    tr = xp.asarray(local_tr, device=dev)
+                val = (xp.take(Xc, va, axis=1), xp.take(Y, va, axis=1))
+                Xc, Y = xp.take(Xc, tr, axis=1), xp.take(Y, tr, axis=1)
+            elif Xv is not None:
+                val = (Xv.T, self._targets(y_val, Xv.shape[0], xp=xp, device=dev, dtype=dtype,
+                                           refit=False))
+            m_train = Xc.shape[1] if comm is None else partition.n_total
+            if m_train < 2:
+                raise ValueError(f"n_samples={m_train}: at least 2 samples are needed to train")
+            batch_size = (min(self._auto_batch_size, m_train) if self.batch_size == "auto"
+                          else int(self.batch_size))
+            if batch_size > m_train:
+                raise ValueError(
+                    f"batch_size={batch_size} is larger than the number of training samples "
+                    f"({m_train}); use a smaller batch_size or 'auto'"
+                )
         sizes = [n0, *hidden, Y.shape[0]]
         t0 = time.perf_counter()
 
@@ -238,18 +269,23 @@ class BaseNetwork(BaseEstimator):
             Xv, Yv = val
 
             def score(Wk):
-                return self._score_columns(predict_columns(Wk, Xv, xp=xp), Yv, xp=xp)
+                return self._score_columns(predict_columns(Wk, Xv, xp=xp), Yv, xp=xp,
+                                           reduce=comm)
 
-        stop_state = {"best": None, "best_W": None, "bad": 0}
+        stop_state = {"best": None, "best_W": None, "bad": 0,
+                      "quiet": comm is not None and comm.rank != 0}
 
         def callback(record, Wk):
             return self._after_epoch(record, Wk, stop_state)
 
+        extra = {} if comm is None else {"comm": comm, "partition": partition}
         W, history = self._train(Xc, Y, sizes, batch_size=batch_size, rng=rng, score=score,
-                                 callback=callback, xp=xp, device=dev, dtype=dtype)
+                                 callback=callback, xp=xp, device=dev, dtype=dtype, **extra)
         if self.early_stopping and stop_state["best_W"] is not None:
             W = stop_state["best_W"]
         jitter_events()  # reads (and warns about) the jitter counted on an accelerator, once
+        if comm is not None:  # identical by construction; rank 0's copy removes any doubt
+            W = comm.bcast(list(W))
         self.fit_time_ = time.perf_counter() - t0
         self._set_weights(W, sizes, xp=xp, device=dev, dtype=dtype)
         self.n_features_in_ = n0
@@ -265,7 +301,7 @@ class BaseNetwork(BaseEstimator):
     def _after_epoch(self, record, W, st):
         """Verbose line, user callbacks and early stopping after an epoch; True stops."""
         stop = False
-        if self.verbose:
+        if self.verbose and not st.get("quiet"):
             extra = f", validation score {record.val_score:.4f}" if record.val_score is not None \
                 else ""
             print(f"epoch {record.epoch}: loss {record.loss:.6g}{extra} ({record.seconds:.2f} s)")
@@ -278,7 +314,7 @@ class BaseNetwork(BaseEstimator):
             else:
                 st["bad"] += 1
                 if st["bad"] >= self.n_iter_no_change:
-                    if self.verbose:
+                    if self.verbose and not st.get("quiet"):
                         print(f"early stopping: no improvement for {st['bad']} epochs")
                     stop = True
         return stop
@@ -361,7 +397,19 @@ class BaseNetwork(BaseEstimator):
 class NetworkClassifierMixin:
     """Classification: one-hot targets, accuracy, ``predict`` as ``classes_[argmax ŷ]``."""
 
-    def _targets(self, y, n_samples, *, xp, device, dtype, refit=True):
+    def _targets(self, y, n_samples, *, xp, device, dtype, refit=True, comm=None):
+        if refit and comm is not None:  # the classes of all ranks: after the local checks
+            local, _ = encode_labels(y, n_samples, min_classes=1)
+
+            def pooled():
+                self.classes_ = pool_labels(comm.allgather(local))
+                with collective_errors(comm):
+                    if self.classes_.shape[0] < 2:
+                        raise ValueError(f"y has only 1 class ({self.classes_[0]!r}) on all "
+                                         "ranks; a classifier needs at least two classes")
+                return self._targets(y, n_samples, xp=xp, device=device, dtype=dtype,
+                                     refit=False)
+            return pooled
         if refit:
             self.classes_, idx = encode_labels(y, n_samples)
         else:  # validation labels: indices into the fitted classes_ (−1: unseen label)
@@ -373,8 +421,13 @@ class NetworkClassifierMixin:
         ks = xp.arange(K, device=device)
         return xp.astype(ks[:, None] == idx[None, :], dtype)
 
-    def _score_columns(self, out, target, *, xp):
-        return xp.mean(xp.astype(xp.argmax(out, axis=0) == xp.argmax(target, axis=0), out.dtype))
+    def _score_columns(self, out, target, *, xp, reduce=None):
+        hits = xp.astype(xp.argmax(out, axis=0) == xp.argmax(target, axis=0), out.dtype)
+        if reduce is None:
+            return xp.mean(hits)
+        n = xp.full((), target.shape[1], dtype=out.dtype, device=array_api_compat.device(out))
+        parts = reduce(xp.stack([xp.sum(hits), n]))  # the accuracy over all ranks
+        return parts[0] / parts[1]
 
     def decision_function(self, X):
         """Network output per class, in ``X``'s namespace.
@@ -454,7 +507,7 @@ class NetworkRegressorMixin:
         tags.target_tags.multi_output = True
         return tags
 
-    def _targets(self, y, n_samples, *, xp, device, dtype, refit=True):
+    def _targets(self, y, n_samples, *, xp, device, dtype, refit=True, comm=None):
         check_host_input(y, "y")
         ndim = getattr(y, "ndim", None)
         if ndim is None:
@@ -473,7 +526,16 @@ class NetworkRegressorMixin:
             self.n_outputs_ = 1 if ndim == 1 else Y.shape[1]
         return Y[None, :] if ndim == 1 else Y.T
 
-    def _score_columns(self, out, target, *, xp):
+    def _score_columns(self, out, target, *, xp, reduce=None):
+        if reduce is not None:  # R² over all ranks from the sums Σ(y−ŷ)², Σy, Σy² and m
+            n = xp.full((1,), target.shape[1], dtype=out.dtype,
+                        device=array_api_compat.device(out))
+            parts = reduce(xp.concat([xp.reshape(xp.sum((target - out) ** 2), (1,)), n,
+                                      xp.sum(target, axis=1), xp.sum(target * target, axis=1)]))
+            k = target.shape[0]
+            s1, s2 = parts[2:2 + k], parts[2 + k:]
+            total = xp.sum(s2 - s1 * s1 / parts[1])
+            return 1.0 - parts[0] / (total + xp.finfo(out.dtype).smallest_normal)
         resid = xp.sum((target - out) ** 2)
         total = xp.sum((target - xp.mean(target, axis=1, keepdims=True)) ** 2)
         return 1.0 - resid / (total + xp.finfo(out.dtype).smallest_normal)

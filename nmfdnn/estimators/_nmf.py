@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from nmfdnn._array_api import asarray
 from nmfdnn._host import check_random_state, random_uniform
 from nmfdnn._ops import neg, pos
+from nmfdnn.distributed import as_communicator, collective_errors
 from nmfdnn.estimators._base import (
     COMMON_CONSTRAINTS,
     check_n_features,
@@ -107,7 +108,7 @@ class NMF(TransformerMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
 
-    def fit(self, X, y=None, *, W=None, H=None, mask=None):
+    def fit(self, X, y=None, *, W=None, H=None, mask=None, comm=None):
         """Fit the factorization ``X ≈ W H``.
 
         Parameters
@@ -122,16 +123,18 @@ class NMF(TransformerMixin, BaseEstimator):
             Initial ``H`` for ``init="custom"``.
         mask : array-like of shape (n_samples, n_features) or (n_samples,), optional
             Entry (or sample) weights ``≥ 0``; 0 marks a missing entry.
+        comm : mpi4py communicator or :class:`nmfdnn.distributed.Communicator`, optional
+            Data-parallel fit over MPI (see :meth:`fit_transform`).
 
         Returns
         -------
         self : NMF
             The fitted estimator.
         """
-        self.fit_transform(X, W=W, H=H, mask=mask)
+        self.fit_transform(X, W=W, H=H, mask=mask, comm=comm)
         return self
 
-    def fit_transform(self, X, y=None, *, W=None, H=None, mask=None):
+    def fit_transform(self, X, y=None, *, W=None, H=None, mask=None, comm=None):
         """Fit ``X ≈ W H`` and return ``W``.
 
         Parameters
@@ -146,24 +149,40 @@ class NMF(TransformerMixin, BaseEstimator):
             Initial ``H`` for ``init="custom"``.
         mask : array-like of shape (n_samples, n_features) or (n_samples,), optional
             Entry (or sample) weights ``≥ 0``; 0 marks a missing entry.
+        comm : mpi4py communicator or :class:`nmfdnn.distributed.Communicator`, optional
+            Data-parallel fit over MPI (``None``: one process): every rank passes **its own
+            rows** of ``X`` (and of ``mask``, and of ``W`` for ``init="custom"``; ``H`` the
+            same on every rank) and gets its rows of ``W``; ``components_`` and
+            ``reconstruction_err_`` are those of one process fitting the rows of all ranks in
+            rank order (to rounding; NNDSVD through a distributed thin SVD).  Invalid input
+            on one rank raises the same error on every rank.
 
         Returns
         -------
         W : array of shape (n_samples, n_components)
             In the namespace of ``X`` (host NumPy for lists).
         """
-        self._validate_params()
-        xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
-                                          dtype=self.dtype)
-        Xa, M = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
+        comm = as_communicator(comm)
+        with collective_errors(comm):  # invalid input on one rank: the same error on all
+            self._validate_params()
+            xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
+                                              dtype=self.dtype)
+            Xa, M = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
         n_samples, n_features = Xa.shape
-        r = n_features if self.n_components is None else self.n_components
-        if self.init in ("nndsvd", "nndsvda") and r > min(n_samples, n_features):
-            raise ValueError(
-                f"n_components={r} is larger than min(n_samples, n_features) = "
-                f"{min(n_samples, n_features)}, the most init={self.init!r} (a truncated SVD) "
-                "allows; use init='random' or 'custom' for an overcomplete factorization"
-            )
+        partition = None if comm is None else comm.partition(n_samples)
+        n_all = n_samples if comm is None else partition.n_total
+        widths = [n_features] if comm is None else comm.allgather(n_features)
+        with collective_errors(comm):
+            r = n_features if self.n_components is None else self.n_components
+            if self.init in ("nndsvd", "nndsvda") and r > min(n_all, n_features):
+                raise ValueError(
+                    f"n_components={r} is larger than min(n_samples, n_features) = "
+                    f"{min(n_all, n_features)}, the most init={self.init!r} (a truncated SVD) "
+                    "allows; use init='random' or 'custom' for an overcomplete factorization"
+                )
+            if len(set(widths)) > 1:
+                raise ValueError(f"X has a different number of features on each rank: "
+                                 f"{widths} (rank order)")
         A = Xa.T
         Mt = None if M is None else M.T
         if self.init == "custom":
@@ -177,9 +196,11 @@ class NMF(TransformerMixin, BaseEstimator):
                     f"{tuple(Hc.T.shape)} and {tuple(Wc.T.shape)}"
                 )
         else:
-            Wc, Hc = nmf_init(A, r, init=self.init, random_state=self.random_state, xp=xp)
+            Wc, Hc = nmf_init(A, r, init=self.init, random_state=self.random_state, reduce=comm,
+                              partition=partition, xp=xp)
         Wc, Hc, info = nmf(A, Wc, Hc, n_iter=self.max_iter, tol=self.tol,
-                           check_every=self.check_every, mask=Mt, check_input=False, xp=xp)
+                           check_every=self.check_every, mask=Mt, check_input=False,
+                           reduce=comm, xp=xp)
         self.components_ = Wc.T
         self.n_components_ = r
         self.n_features_in_ = n_features
@@ -328,7 +349,7 @@ class SemiNMF(TransformerMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, comm=None):
         """Fit ``X ≈ V U + 1 bᵀ``.
 
         Parameters
@@ -337,16 +358,18 @@ class SemiNMF(TransformerMixin, BaseEstimator):
             Data of any sign.
         y : None
             Ignored.
+        comm : mpi4py communicator or :class:`nmfdnn.distributed.Communicator`, optional
+            Data-parallel fit over MPI (see :meth:`fit_transform`).
 
         Returns
         -------
         self : SemiNMF
             The fitted estimator.
         """
-        self.fit_transform(X)
+        self.fit_transform(X, comm=comm)
         return self
 
-    def fit_transform(self, X, y=None):
+    def fit_transform(self, X, y=None, *, comm=None):
         """Fit ``X ≈ V U + 1 bᵀ`` and return the non-negative latent ``V``.
 
         Parameters
@@ -355,33 +378,50 @@ class SemiNMF(TransformerMixin, BaseEstimator):
             Data of any sign.
         y : None
             Ignored.
+        comm : mpi4py communicator or :class:`nmfdnn.distributed.Communicator`, optional
+            Data-parallel fit over MPI (``None``: one process): every rank passes its own rows
+            and gets its rows of ``V``; ``components_``, ``intercept_`` and
+            ``reconstruction_err_`` are those of one process fitting the rows of all ranks in
+            rank order (to rounding).
 
         Returns
         -------
         V : array of shape (n_samples, n_components)
             Non-negative, in the namespace of ``X`` (host NumPy for lists).
         """
-        self._validate_params()
-        xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
-                                          dtype=self.dtype)
-        Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
+        comm = as_communicator(comm)
+        with collective_errors(comm):  # invalid input on one rank: the same error on all
+            self._validate_params()
+            xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
+                                              dtype=self.dtype)
+            Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
         n_samples, n_features = Xa.shape
+        widths = [n_features] if comm is None else comm.allgather(n_features)
+        with collective_errors(comm):
+            if len(set(widths)) > 1:
+                raise ValueError(f"X has a different number of features on each rank: "
+                                 f"{widths} (rank order)")
+        partition = None if comm is None else comm.partition(n_samples)
         r = self.n_components
         lam_u, lam_v = float(self.alpha_u), float(self.alpha_v)
         A = Xa.T
         rng = check_random_state(self.random_state)
-        V = random_uniform((r, n_samples), rng=rng, xp=xp, device=dev, dtype=dt) + 0.2
+        if comm is None:
+            V = random_uniform((r, n_samples), rng=rng, xp=xp, device=dev, dtype=dt) + 0.2
+        else:  # this rank's columns of the global draw
+            V = random_uniform((r, partition.n_total), rng=rng, xp=xp, device=dev, dtype=dt)
+            V = xp.take(V, xp.asarray(partition.index, device=dev), axis=1) + 0.2
         U = xp.zeros((n_features, r + int(bool(self.fit_intercept))), dtype=dt, device=dev)
         U, V, info = semi_nmf(A, U, V, n_iter=self.max_iter, lam_u=lam_u, lam_v=lam_v,
                               check_every=self.check_every, tol=self.tol, check_input=False,
-                              xp=xp)
+                              reduce=comm, xp=xp)
         self.components_ = U[:, :r].T
         self.intercept_ = U[:, r] if self.fit_intercept else None
         self._U_tilde = U
         self.n_components_ = r
         self.n_features_in_ = n_features
         self.n_iter_ = info.n_iter
-        err = semi_nmf_objective(A, U, V, xp=xp)
+        err = semi_nmf_objective(A, U, V, reduce=comm, xp=xp)
         self.reconstruction_err_ = math.sqrt(2.0 * float(err))
         if self.verbose:
             print(f"SemiNMF: {info.n_iter} iterations, reconstruction error "

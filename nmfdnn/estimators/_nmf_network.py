@@ -152,15 +152,17 @@ class _BaseNMFNetwork(BaseNetwork):
         self.verbose = verbose
         self.callbacks = callbacks
 
-    def _train(self, Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype):
+    def _train(self, Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype,
+               comm=None, partition=None):
         """Initial weights and the trainer of ``method``; returns ``(W̃ list, history)``."""
         bias = self.method == "bias-reg" and bool(self.bias)
         lam_w = float(self.alpha_W) if self.method == "bias-reg" else 0.0
-        inputs = prepare_inputs(Xc, float(self.rank_tol), check_input=False, xp=xp)
+        inputs = prepare_inputs(Xc, float(self.rank_tol), check_input=False, reduce=comm, xp=xp)
         self.rank_ = inputs.rank
         if self.init == "autoencoder":
             W = autoencoder_init(inputs, Y, sizes, bias=bias, lam_w=lam_w,
-                                 n_samples=self.ae_samples, iter_ae=self.ae_iter, rng=rng, xp=xp)
+                                 n_samples=self.ae_samples, iter_ae=self.ae_iter, rng=rng,
+                                 comm=comm, partition=partition, xp=xp)
         else:
             W = random_weights(sizes, bias=bias, rng=rng, xp=xp, device=device, dtype=dtype)
         decay = float(self.step_decay)
@@ -169,7 +171,8 @@ class _BaseNMFNetwork(BaseNetwork):
                       inner_iter=self.inner_iter, tau=float(self.rank_tol), rng=rng,
                       inputs=inputs, score=score, callback=callback,
                       average=float(self.average), relax=relax, omega=float(self.omega),
-                      refit_output=bool(self.refit_output), check_input=False, xp=xp)
+                      refit_output=bool(self.refit_output), check_input=False, comm=comm,
+                      partition=partition, xp=xp)
         if self.method == "bias-reg":
             return train_bias_reg(Xc, Y, W, lam_w=lam_w, lam_z=float(self.alpha_Z), bias=bias,
                                   **common)

@@ -93,7 +93,8 @@ class LowRankInput:
         return (self.Q * self.sigma[None, :]) @ Vt
 
 
-def lowrank_approximation(X, *, tau=4e-2, max_rank=None, check_input=True, xp=None):
+def lowrank_approximation(X, *, tau=4e-2, max_rank=None, check_input=True, reduce=None,
+                          xp=None):
     """Truncated SVD ``X ≈ Q diag(σ) Vt`` keeping ``σ_i ≥ τ σ_1`` (§1.5).
 
     For ``n0 ≤ m`` (the usual case, features ≪ samples) the decomposition comes from the
@@ -113,6 +114,10 @@ def lowrank_approximation(X, *, tau=4e-2, max_rank=None, check_input=True, xp=No
     check_input : bool, default=True
         Check ``X`` (dimensions, dtype, finite values: one full pass); ``False`` when the caller
         has validated it already.
+    reduce : callable, optional
+        All-reduce hook when the columns of ``X`` are split among processes
+        (:mod:`nmfdnn.distributed`): ``max|X|`` and ``X Xᵀ`` are reduced over them (always the
+        ``X Xᵀ`` route then), ``Vt`` keeps this process's columns.
     xp : namespace, optional
 
     Returns
@@ -129,12 +134,16 @@ def lowrank_approximation(X, *, tau=4e-2, max_rank=None, check_input=True, xp=No
     if max_rank is not None:
         check_positive_int(max_rank, "max_rank", minimum=1, maximum=min(n0, m))
     # work on X / max|X|: X Xᵀ cannot overflow, and the factors are the same (σ scaled back)
-    scale = float(xp.max(xp.abs(X)))  # host decisions, once per run: the scale and the rank
+    if reduce is None:
+        scale = float(xp.max(xp.abs(X)))  # host decisions, once per run: the scale and the rank
+    else:
+        scale = float(reduce(xp.max(xp.abs(X)), op="max"))
     if not scale > 0:
         raise ValueError("X is numerically zero: no singular value to keep")
     Xs = X / scale
-    if n0 <= m:
-        w, Q = xp.linalg.eigh(Xs @ Xs.T)  # ascending
+    if reduce is not None or n0 <= m:
+        G = Xs @ Xs.T
+        w, Q = xp.linalg.eigh(G if reduce is None else reduce(G))  # ascending
         w = xp.flip(xp.clip(w, min=0.0))
         Q = xp.flip(Q, axis=1)
         sigma = xp.sqrt(w)
@@ -152,7 +161,7 @@ def lowrank_approximation(X, *, tau=4e-2, max_rank=None, check_input=True, xp=No
 
 
 def reduced_first_layer_step(A, W, lowrank, columns=None, *, lam_w=0.0, rcond=None, bias=None,
-                             xp=None):
+                             reduce=None, xp=None):
     """The first-layer U-step of Algorithm 2 in the reduced coordinates of §1.5.
 
     With ``X_J = Q diag(σ) V_J``: ``W₁ X_J = W₁ᵣ V_J`` for ``W₁ᵣ = W₁ Q diag(σ)``.  The U-step is
@@ -179,6 +188,9 @@ def reduced_first_layer_step(A, W, lowrank, columns=None, *, lam_w=0.0, rcond=No
     rcond : float, optional
     bias : bool, optional
         Whether ``W`` is ``W̃₁ = [W₁, b₁]``. Default: read from the shapes.
+    reduce : callable, optional
+        All-reduce hook of data-parallel training: ``Ṽ Ṽᵀ`` and the cross product are summed
+        over the processes (:func:`nmfdnn.nonlinear_u_step`).
     xp : namespace, optional
 
     Returns
@@ -202,6 +214,7 @@ def reduced_first_layer_step(A, W, lowrank, columns=None, *, lam_w=0.0, rcond=No
         penalty = diag
     else:
         penalty = 0.0
-    Wr = nonlinear_u_step(A, Wr, VJ, lam_u=penalty, rcond=rcond, bias=bias, xp=xp)
+    Wr = nonlinear_u_step(A, Wr, VJ, lam_u=penalty, rcond=rcond, bias=bias, reduce=reduce,
+                          xp=xp)
     W1 = (Wr[:, :r] / sigma[None, :]) @ Q.T
     return xp.concat([W1, Wr[:, r:]], axis=1) if bias else W1

@@ -8,7 +8,7 @@ columns of ``A`` here; scikit-learn's ``NMF(X)`` with rows as samples is the sam
 from __future__ import annotations
 
 from nmfdnn._array_api import get_namespace
-from nmfdnn._ops import sq_norm
+from nmfdnn._ops import allsum, sq_norm
 from nmfdnn._validation import (
     check_matrix,
     check_nonnegative_scalar,
@@ -19,7 +19,7 @@ from nmfdnn.factorizations._loop import iterate
 __all__ = ["nmf_step", "nmf", "nmf_objective"]
 
 
-def nmf_objective(A, W, H, *, mask=None, xp=None):
+def nmf_objective(A, W, H, *, mask=None, reduce=None, xp=None):
     """The NMF objective ``½ Σ M ⊙ (A − W H)²`` (``½‖A − W H‖²_F`` without a mask ``M``).
 
     Parameters
@@ -30,6 +30,9 @@ def nmf_objective(A, W, H, *, mask=None, xp=None):
     H : array of shape (r, m)
     mask : array of shape (n, m), optional
         Entry weights ``M``.
+    reduce : callable, optional
+        All-reduce hook when the columns are split among processes (the objective is then
+        the global one).
     xp : namespace, optional
 
     Returns
@@ -40,11 +43,14 @@ def nmf_objective(A, W, H, *, mask=None, xp=None):
     xp = get_namespace(A, W, H, xp=xp)
     E = A - W @ H
     if mask is not None:
-        return 0.5 * xp.sum(mask * (E * E))
-    return 0.5 * sq_norm(E, xp=xp)
+        obj = 0.5 * xp.sum(mask * (E * E))
+    else:
+        obj = 0.5 * sq_norm(E, xp=xp)
+    return obj if reduce is None else reduce(obj)
 
 
-def nmf_step(A, W, H, *, eps=None, update_w=True, update_h=True, mask=None, xp=None):
+def nmf_step(A, W, H, *, eps=None, update_w=True, update_h=True, mask=None, reduce=None,
+             xp=None):
     """One Lee–Seung multiplicative update for ``min_{W,H≥0} ‖A − W H‖_F``.
 
     .. math::
@@ -75,6 +81,11 @@ def nmf_step(A, W, H, *, eps=None, update_w=True, update_h=True, mask=None, xp=N
     mask : array of shape (n, m), optional
         Non-negative entry weights ``M`` (1 observed, 0 missing). Entries of ``A`` where
         ``M = 0`` do not influence the result.
+    reduce : callable, optional
+        All-reduce hook of data-parallel runs (:mod:`nmfdnn.distributed`), the columns of
+        ``A``, ``H`` (and ``M``) being split among processes: the ``W``-update's products
+        ``A Hᵀ`` and ``H Hᵀ`` sum over columns and are all-reduced (one message); the
+        ``H``-update is per column.  ``None``: one process.
     xp : namespace, optional
 
     Returns
@@ -91,12 +102,20 @@ def nmf_step(A, W, H, *, eps=None, update_w=True, update_h=True, mask=None, xp=N
         if update_h:
             H = H * (W.T @ MA) / (W.T @ (mask * (W @ H)) + eps)
         if update_w:
-            W = W * (MA @ H.T) / ((mask * (W @ H)) @ H.T + eps)
+            if reduce is None:
+                W = W * (MA @ H.T) / ((mask * (W @ H)) @ H.T + eps)
+            else:
+                num, den = allsum(reduce, MA @ H.T, (mask * (W @ H)) @ H.T, xp=xp)
+                W = W * num / (den + eps)
         return W, H
     if update_h:
         H = H * (W.T @ A) / ((W.T @ W) @ H + eps)
     if update_w:
-        W = W * (A @ H.T) / (W @ (H @ H.T) + eps)
+        if reduce is None:
+            W = W * (A @ H.T) / (W @ (H @ H.T) + eps)
+        else:
+            AHt, HHt = allsum(reduce, A @ H.T, H @ H.T, xp=xp)
+            W = W * AHt / (W @ HHt + eps)
     return W, H
 
 
@@ -113,6 +132,7 @@ def nmf(
     tol=0.0,
     mask=None,
     check_input=True,
+    reduce=None,
     xp=None,
 ):
     """NMF ``A ≈ W H`` from initial factors by multiplicative updates (Lee & Seung, §1.6).
@@ -141,6 +161,9 @@ def nmf(
         Check ``A``, ``W``, ``H`` and ``mask`` (dimensions, dtypes, finite and non-negative
         entries: a full pass and a host synchronization each); ``False`` when the caller has
         validated them already (the estimators check ``X`` once per ``fit``).
+    reduce : callable, optional
+        All-reduce hook when the columns are split among processes (:func:`nmf_step`); the
+        objective is then the global one.
     xp : namespace, optional
 
     Returns
@@ -177,11 +200,12 @@ def nmf(
 
     def step(state):
         return nmf_step(
-            A, *state, eps=eps, update_w=update_w, update_h=update_h, mask=mask, xp=xp
+            A, *state, eps=eps, update_w=update_w, update_h=update_h, mask=mask, reduce=reduce,
+            xp=xp
         )
 
     def objective(state):
-        return nmf_objective(A, *state, mask=mask, xp=xp)
+        return nmf_objective(A, *state, mask=mask, reduce=reduce, xp=xp)
 
     (W, H), info = iterate(
         step, (W, H), objective, n_iter=n_iter, check_every=check_every, tol=tol,

@@ -14,7 +14,17 @@ from __future__ import annotations
 
 from nmfdnn._array_api import get_namespace
 from nmfdnn._linalg import gram_pinv, lstsq_left, pinv_small, solve_gram_right
-from nmfdnn._ops import affine, cross_tilde, gram_tilde, has_bias, neg, relu, split_bias, sq_norm
+from nmfdnn._ops import (
+    affine,
+    allsum,
+    cross_tilde,
+    gram_tilde,
+    has_bias,
+    neg,
+    relu,
+    split_bias,
+    sq_norm,
+)
 from nmfdnn._validation import (
     check_matrix,
     check_nonnegative_scalar,
@@ -37,7 +47,8 @@ __all__ = [
 # --- §1.2: weights, min_X ‖B − f(X A)‖ ----------------------------------------------------------
 
 
-def nonlinear_lstsq_weights_step(B, X, A, *, omega=1.0, gram_pinv_A=None, rcond=None, xp=None):
+def nonlinear_lstsq_weights_step(B, X, A, *, omega=1.0, gram_pinv_A=None, rcond=None,
+                                 reduce=None, xp=None):
     """One step of original Algorithm 2: ``X ← X + ω (B − f(X A)) A†``.
 
     ``A† = Aᵀ (A Aᵀ)⁺`` (§1.4), so ``R A† = (R Aᵀ)(A Aᵀ)⁺`` costs two GEMMs with the m samples
@@ -57,6 +68,10 @@ def nonlinear_lstsq_weights_step(B, X, A, *, omega=1.0, gram_pinv_A=None, rcond=
         Precomputed ``(A Aᵀ)⁺`` (A is fixed across iterations). Default: computed here.
     rcond : float, optional
         Cut-off of the pseudo-inverse (see :func:`nmfdnn.gram_pinv`).
+    reduce : callable, optional
+        All-reduce hook of data-parallel training (:mod:`nmfdnn.distributed`): the products
+        that sum over the columns are summed over the processes.  ``None``: one process.
+        (``(A Aᵀ)⁺`` passed in must then be the pseudo-inverse of the global Gram matrix.)
     xp : namespace, optional
 
     Returns
@@ -65,9 +80,13 @@ def nonlinear_lstsq_weights_step(B, X, A, *, omega=1.0, gram_pinv_A=None, rcond=
     """
     xp = get_namespace(B, X, A, xp=xp)
     if gram_pinv_A is None:
-        gram_pinv_A = gram_pinv(A @ A.T, rcond=rcond, xp=xp)
+        G = A @ A.T
+        gram_pinv_A = gram_pinv(G if reduce is None else reduce(G), rcond=rcond, xp=xp)
     R = B - relu(X @ A, xp=xp)
-    return X + omega * ((R @ A.T) @ gram_pinv_A)
+    RAt = R @ A.T
+    if reduce is not None:
+        RAt = reduce(RAt)
+    return X + omega * (RAt @ gram_pinv_A)
 
 
 def nonlinear_lstsq_weights(
@@ -228,7 +247,7 @@ def nonlinear_semi_nmf_objective(A, U, V, *, lam_u=0.0, lam_v=0.0, xp=None):
     return obj
 
 
-def nonlinear_u_step(A, U, V, *, lam_u=0.0, rcond=None, bias=None, xp=None):
+def nonlinear_u_step(A, U, V, *, lam_u=0.0, rcond=None, bias=None, reduce=None, xp=None):
     """The U-step of Algorithm 2: ``Ũ ← (P + A − f(P)) Ṽᵀ (Ṽ Ṽᵀ + Λ)⁻¹`` with ``P = Ũ Ṽ``.
 
     The ReLU is linearized around the current pre-activation ``P``; the linear target
@@ -246,6 +265,9 @@ def nonlinear_u_step(A, U, V, *, lam_u=0.0, rcond=None, bias=None, xp=None):
         Pseudo-inverse cut-off when ``lam_u == 0``.
     bias : bool, optional
         Default: inferred from the shapes.
+    reduce : callable, optional
+        All-reduce hook of data-parallel training (:mod:`nmfdnn.distributed`): the products
+        that sum over the columns are summed over the processes.  ``None``: one process.
     xp : namespace, optional
 
     Returns
@@ -256,13 +278,15 @@ def nonlinear_u_step(A, U, V, *, lam_u=0.0, rcond=None, bias=None, xp=None):
     if bias is None:
         bias = has_bias(U, V)
     T = A - neg(affine(U, V, bias=bias, xp=xp), xp=xp)  # P + A − f(P)
-    return solve_gram_right(
-        gram_tilde(V, bias=bias, xp=xp), cross_tilde(T, V, bias=bias, xp=xp), lam_u, rcond, xp=xp
-    )
+    G, C = gram_tilde(V, bias=bias, xp=xp), cross_tilde(T, V, bias=bias, xp=xp)
+    if reduce is not None:
+        G, C = allsum(reduce, G, C, xp=xp)
+    return solve_gram_right(G, C, lam_u, rcond, xp=xp)
 
 
 def nonlinear_semi_nmf_step(
-    A, U, V, *, lam_u=0.0, lam_v=0.0, update_v=True, rcond=None, bias=None, xp=None
+    A, U, V, *, lam_u=0.0, lam_v=0.0, update_v=True, rcond=None, bias=None, reduce=None,
+    xp=None
 ):
     """One iteration of Algorithm 2 (nonlinear semi-NMF with bias and regularization).
 
@@ -290,6 +314,10 @@ def nonlinear_semi_nmf_step(
     rcond : float, optional
     bias : bool, optional
         Whether ``U`` is ``Ũ = [U, b]``. Default: read from the shapes (the trainers pass it).
+    reduce : callable, optional
+        All-reduce hook of data-parallel training (:mod:`nmfdnn.distributed`): the products
+        that sum over the columns are summed over the processes.  ``None``: one process.
+        (the U-step only: the V-step is per column)
     xp : namespace, optional
 
     Returns
@@ -300,7 +328,7 @@ def nonlinear_semi_nmf_step(
     n = V.shape[0]
     if bias is None:
         bias = has_bias(U, V)
-    U = nonlinear_u_step(A, U, V, lam_u=lam_u, rcond=rcond, bias=bias, xp=xp)
+    U = nonlinear_u_step(A, U, V, lam_u=lam_u, rcond=rcond, bias=bias, reduce=reduce, xp=xp)
     if not update_v:
         return U, V
     Un, _ = split_bias(U, n, bias=bias, xp=xp)

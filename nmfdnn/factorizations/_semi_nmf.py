@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from nmfdnn._array_api import get_namespace
 from nmfdnn._linalg import solve_gram_right
-from nmfdnn._ops import affine, cross_tilde, gram_tilde, has_bias, neg, pos, split_bias, sq_norm
+from nmfdnn._ops import (
+    affine,
+    allsum,
+    cross_tilde,
+    gram_tilde,
+    has_bias,
+    neg,
+    pos,
+    split_bias,
+    sq_norm,
+)
 from nmfdnn._validation import (
     check_matrix,
     check_nonnegative_scalar,
@@ -18,7 +28,7 @@ from nmfdnn.factorizations._loop import iterate
 __all__ = ["semi_nmf_step", "semi_nmf", "semi_nmf_objective"]
 
 
-def semi_nmf_objective(A, U, V, *, lam_u=0.0, lam_v=0.0, xp=None):
+def semi_nmf_objective(A, U, V, *, lam_u=0.0, lam_v=0.0, reduce=None, xp=None):
     """The objective of Algorithm 1, ``½‖A − Ũ Ṽ‖²_F + (λ_U/2)‖Ũ‖²_F + (λ_V/2)‖V‖²_F``.
 
     Parameters
@@ -29,6 +39,9 @@ def semi_nmf_objective(A, U, V, *, lam_u=0.0, lam_v=0.0, xp=None):
     V : array of shape (n, m)
     lam_u, lam_v : float, default=0.0
         Ridge weights λ_U and λ_V.
+    reduce : callable, optional
+        All-reduce hook when the columns of ``A`` and ``V`` are split among processes: the two
+        sums over samples are all-reduced, the ``Ũ`` term is counted once.
     xp : namespace, optional
 
     Returns
@@ -39,6 +52,11 @@ def semi_nmf_objective(A, U, V, *, lam_u=0.0, lam_v=0.0, xp=None):
     xp = get_namespace(A, U, V, xp=xp)
     E = A - affine(U, V, xp=xp)
     obj = 0.5 * sq_norm(E, xp=xp)
+    if reduce is not None:  # the sums over samples, all-reduced once
+        if lam_v:
+            obj = obj + 0.5 * lam_v * sq_norm(V, xp=xp)
+        obj = reduce(obj)
+        return obj + 0.5 * lam_u * sq_norm(U, xp=xp) if lam_u else obj
     if lam_u:
         obj = obj + 0.5 * lam_u * sq_norm(U, xp=xp)
     if lam_v:
@@ -46,7 +64,8 @@ def semi_nmf_objective(A, U, V, *, lam_u=0.0, lam_v=0.0, xp=None):
     return obj
 
 
-def semi_nmf_step(A, U, V, *, lam_u=0.0, lam_v=0.0, eps=None, rcond=None, bias=None, xp=None):
+def semi_nmf_step(A, U, V, *, lam_u=0.0, lam_v=0.0, eps=None, rcond=None, bias=None,
+                  reduce=None, xp=None):
     """One iteration of semi-NMF with optional bias and ridge terms (Algorithm 1).
 
     .. math::
@@ -75,6 +94,10 @@ def semi_nmf_step(A, U, V, *, lam_u=0.0, lam_v=0.0, eps=None, rcond=None, bias=N
         Cut-off of the pseudo-inverse when ``lam_u == 0`` (see :func:`nmfdnn.gram_pinv`).
     bias : bool, optional
         Whether ``U`` is ``Ũ = [U, b]``. Default: read from the shapes (the trainers pass it).
+    reduce : callable, optional
+        All-reduce hook of data-parallel training (:mod:`nmfdnn.distributed`): when the columns
+        are split among processes, ``Ṽ Ṽᵀ`` and ``A Ṽᵀ`` are summed over them (one message);
+        the ``V``-step is per column and stays local.  ``None``: one process.
     xp : namespace, optional
         Default: inferred from the inputs.
 
@@ -90,9 +113,10 @@ def semi_nmf_step(A, U, V, *, lam_u=0.0, lam_v=0.0, eps=None, rcond=None, bias=N
     if eps is None:
         eps = float(xp.finfo(V.dtype).eps)
     n = V.shape[0]
-    U = solve_gram_right(
-        gram_tilde(V, bias=bias, xp=xp), cross_tilde(A, V, bias=bias, xp=xp), lam_u, rcond, xp=xp
-    )
+    G, C = gram_tilde(V, bias=bias, xp=xp), cross_tilde(A, V, bias=bias, xp=xp)
+    if reduce is not None:
+        G, C = allsum(reduce, G, C, xp=xp)
+    U = solve_gram_right(G, C, lam_u, rcond, xp=xp)
     Un, _ = split_bias(U, n, bias=bias, xp=xp)
     UtA = Un.T @ A
     UtU = Un.T @ U  # (n, n[+1]): UᵀŨ
@@ -117,6 +141,7 @@ def semi_nmf(
     check_every=10,
     tol=0.0,
     check_input=True,
+    reduce=None,
     xp=None,
 ):
     """Semi-NMF ``A ≈ Ũ Ṽ`` (``V ≥ 0``), with optional bias and regularization (Algorithm 1).
@@ -143,6 +168,9 @@ def semi_nmf(
     check_input : bool, default=True
         Check ``A``, ``U`` and ``V`` (dimensions, dtypes, finite entries, ``V ≥ 0``: a full
         pass and a host synchronization each); ``False`` when the caller has validated them.
+    reduce : callable, optional
+        All-reduce hook when the columns of ``A`` and ``V`` are split among processes
+        (:mod:`nmfdnn.distributed`); the objective is then the global one.
     xp : namespace, optional
 
     Returns
@@ -164,10 +192,11 @@ def semi_nmf(
     _validate(A, U, V, n_iter, lam_u, lam_v, check_every, tol, check_input=check_input, xp=xp)
 
     def step(state):
-        return semi_nmf_step(A, *state, lam_u=lam_u, lam_v=lam_v, eps=eps, rcond=rcond, xp=xp)
+        return semi_nmf_step(A, *state, lam_u=lam_u, lam_v=lam_v, eps=eps, rcond=rcond,
+                             reduce=reduce, xp=xp)
 
     def objective(state):
-        return semi_nmf_objective(A, *state, lam_u=lam_u, lam_v=lam_v, xp=xp)
+        return semi_nmf_objective(A, *state, lam_u=lam_u, lam_v=lam_v, reduce=reduce, xp=xp)
 
     (U, V), info = iterate(
         step, (U, V), objective, n_iter=n_iter, check_every=check_every, tol=tol,

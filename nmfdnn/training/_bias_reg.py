@@ -12,6 +12,7 @@ from __future__ import annotations
 from nmfdnn._array_api import get_namespace
 from nmfdnn._ops import affine, sq_norm
 from nmfdnn._validation import check_nonnegative_scalar
+from nmfdnn.distributed import collective_errors
 from nmfdnn.factorizations import (
     nonlinear_semi_nmf_step,
     reduced_first_layer_step,
@@ -20,6 +21,7 @@ from nmfdnn.factorizations import (
 from nmfdnn.training._epochs import (
     check_network_shapes,
     check_training_args,
+    distributed_setup,
     output_refit,
     prepare_inputs,
     run_epochs,
@@ -29,7 +31,8 @@ from nmfdnn.training._layers import forward, reduce_first_layer
 __all__ = ["bias_reg_minibatch_step", "train_bias_reg"]
 
 
-def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, bias=None, xp):
+def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, bias=None,
+                            reduce=None, xp):
     """One mini-batch of Algorithm 3 (ALGORITHMS.md §2), output layer first.
 
     .. math::
@@ -60,6 +63,10 @@ def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, bi
     bias : bool, optional
         Whether the layers carry a bias column (``False``: the "no bias" comparison of §8).
         Default: read from ``W[0]``'s shape.
+    reduce : callable, optional
+        All-reduce hook of data-parallel training (:mod:`nmfdnn.distributed`): the layer
+        solves' sums over samples are summed over the processes; ``VJ`` and ``YJ`` hold this
+        process's members of the mini-batch (possibly none).  ``None``: one process.
     xp : namespace
 
     Returns
@@ -79,20 +86,22 @@ def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, bi
     # (13) output layer: Algorithm 1 on Y_J ≈ W̃_d Z̃_{d−1}
     U, V = W[-1], Z[-1]
     for _ in range(inner_iter):
-        U, V = semi_nmf_step(YJ, U, V, lam_u=lam_w, lam_v=lam_z, bias=bias, xp=xp)
+        U, V = semi_nmf_step(YJ, U, V, lam_u=lam_w, lam_v=lam_z, bias=bias, reduce=reduce,
+                             xp=xp)
     new[-1], target = U, V
     # (14) hidden layers i = d−1 … 2 (list index j = i − 1): Algorithm 2 on Ẑ_i ≈ f(W̃_i Z̃_{i−1})
     for j in range(d - 2, 0, -1):
         U, V = W[j], Z[j - 1]
         for _ in range(inner_iter):
             U, V = nonlinear_semi_nmf_step(target, U, V, lam_u=lam_w, lam_v=lam_z, bias=bias,
-                                          xp=xp)
+                                          reduce=reduce, xp=xp)
         new[j], target = U, V
     # (15) first layer: U-step of Algorithm 2 in the reduced coordinates (§1.5)
     low = inputs.with_columns(VJ)
     U = W[0]
     for _ in range(inner_iter):
-        U = reduced_first_layer_step(target, U, low, lam_w=lam_w, bias=bias, xp=xp)
+        U = reduced_first_layer_step(target, U, low, lam_w=lam_w, bias=bias, reduce=reduce,
+                                     xp=xp)
     new[0] = U
     return new, loss
 
@@ -100,7 +109,7 @@ def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, bi
 def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z=1e-5,
                    inner_iter=1, tau=4e-2, rng, bias=None, inputs=None, score=None,
                    callback=None, average=0.0, relax=None, omega=1.0, refit_output=False,
-                   check_input=True, xp=None):
+                   check_input=True, comm=None, partition=None, xp=None):
     """Train a ReLU network by Algorithm 3 (bias and regularization; ALGORITHMS.md §2).
 
     Minimizes, mini-batch by mini-batch, the layer problems (13)–(15) of
@@ -152,6 +161,12 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
         forward pass over the data per epoch; training continues from the mini-batch weights).
     check_input : bool, default=True
         Check ``X`` and ``Y`` (``False`` when an estimator has validated them already).
+    comm : mpi4py communicator or Communicator, optional
+        Data-parallel training (:mod:`nmfdnn.distributed`): ``X`` and ``Y`` are this process's
+        samples; every process ends with the same weights as one process holding all the
+        samples in rank order (to rounding).  ``W`` must be the same on every process.
+    partition : Partition, optional
+        Global numbers of this process's samples (default: contiguous blocks in rank order).
     xp : namespace, optional
 
     Returns
@@ -160,21 +175,25 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
     history : TrainingHistory
     """
     xp = get_namespace(X, Y, xp=xp)
-    omega = check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega,
-                                check_input=check_input, xp=xp)
-    lam_w = check_nonnegative_scalar(lam_w, "lam_w")
-    lam_z = check_nonnegative_scalar(lam_z, "lam_z")
-    if bias is None:
-        bias = W[0].shape[1] == X.shape[0] + 1
-    check_network_shapes(X, Y, W, bias=bias)
+    comm, partition = distributed_setup(comm, X, partition)
+    with collective_errors(comm):  # invalid input on one process: the same error on all
+        omega = check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega,
+                                    check_input=check_input,
+                                    n_total=None if comm is None else partition.n_total, xp=xp)
+        lam_w = check_nonnegative_scalar(lam_w, "lam_w")
+        lam_z = check_nonnegative_scalar(lam_z, "lam_z")
+        if bias is None:
+            bias = W[0].shape[1] == X.shape[0] + 1
+        check_network_shapes(X, Y, W, bias=bias)
     if inputs is None:
-        inputs = prepare_inputs(X, tau, check_input=False, xp=xp)
+        inputs = prepare_inputs(X, tau, check_input=False, reduce=comm, xp=xp)
 
     def step(Wk, VJ, YJ):
         return bias_reg_minibatch_step(Wk, VJ, YJ, inputs, lam_w=lam_w, lam_z=lam_z,
-                                       inner_iter=inner_iter, bias=bias, xp=xp)
+                                       inner_iter=inner_iter, bias=bias, reduce=comm, xp=xp)
 
-    finish = output_refit(X, Y, lam_w, batch_size, bias=bias, xp=xp) if refit_output else None
+    finish = (output_refit(X, Y, lam_w, batch_size, bias=bias, reduce=comm, xp=xp)
+              if refit_output else None)
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,
-                      finish=finish, bias=bias, xp=xp)
+                      finish=finish, bias=bias, comm=comm, partition=partition, xp=xp)

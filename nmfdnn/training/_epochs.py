@@ -22,7 +22,7 @@ from array_api_compat import device as _device
 from nmfdnn._array_api import maybe_jit
 from nmfdnn._host import to_numpy
 from nmfdnn._linalg import solve_gram_right
-from nmfdnn._ops import affine, cross_tilde, gram_tilde, sq_norm
+from nmfdnn._ops import affine, allsum, cross_tilde, gram_tilde, sq_norm
 from nmfdnn._records import EpochRecord, TrainingHistory
 from nmfdnn._validation import (
     NumericalError,
@@ -31,6 +31,7 @@ from nmfdnn._validation import (
     check_positive_int,
     check_same_columns,
 )
+from nmfdnn.distributed import as_communicator
 from nmfdnn.factorizations import lowrank_approximation
 from nmfdnn.training._layers import forward, hidden_features, reduce_first_layer
 
@@ -41,6 +42,7 @@ __all__ = [
     "check_network_shapes",
     "check_omega",
     "check_training_args",
+    "distributed_setup",
     "output_refit",
     "prepare_inputs",
     "refit_output_layer",
@@ -71,7 +73,8 @@ def batch_bounds(m, batch_size):
 
 
 def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, callback=None,
-               average=0.0, relax=None, omega=1.0, finish=None, bias=True, xp):
+               average=0.0, relax=None, omega=1.0, finish=None, bias=True, comm=None,
+               partition=None, xp):
     """The epoch loop of Algorithms 3 and 4: random mini-batches, records read once per epoch.
 
     For every epoch a permutation of the m columns is drawn on the host (``rng``) and moved to
@@ -121,6 +124,15 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         unfinished weights.
     bias : bool, default=True
         Whether the layers carry a bias column (read when a failure is diagnosed).
+    comm : Communicator, optional
+        Data-parallel training (:mod:`nmfdnn.distributed`): ``Y`` and ``inputs.Vt`` hold this
+        process's samples, ``step`` all-reduces its sample sums.  The permutation is drawn over
+        the global sample numbers of ``partition`` (the same sequence of global mini-batches
+        for any number of processes); each process takes the members of each mini-batch that
+        it holds (possibly none).  The epoch's loss sum and finiteness counters are
+        all-reduced once per epoch.
+    partition : Partition, optional
+        Which global samples this process holds (required with ``comm``).
     xp : namespace
 
     Returns
@@ -136,9 +148,10 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         epoch and the layer (paper numbering) that broke down first.
     """
     dev = _device(Y)
-    m = Y.shape[1]
+    m = Y.shape[1] if comm is None else partition.n_total
     bounds = batch_bounds(m, batch_size)
-    step = maybe_jit(step, xp)
+    if comm is None:  # a step that all-reduces through MPI cannot be traced
+        step = maybe_jit(step, xp)
     history = TrainingHistory()
     d = len(W)
     W_avg = None  # the average starts at the first mini-batch's weights, not the initial ones
@@ -146,10 +159,15 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         rho = 1.0 if relax is None else float(relax(epoch))
         steps = [rho * omega] * (d - 1) + [rho]  # hidden layers, then the output layer
         t0 = time.perf_counter()
-        perm = xp.asarray(rng.permutation(m), device=dev)  # one transfer per epoch
+        if comm is None:
+            perm = xp.asarray(rng.permutation(m), device=dev)  # one transfer per epoch
+            batches = bounds
+        else:  # this process's members of every global mini-batch
+            local, batches = partition.local_batches(rng.permutation(m), bounds)
+            perm = xp.asarray(local, device=dev)
         losses = []
         broken = [xp.zeros((), dtype=Y.dtype, device=dev) for _ in range(d)]
-        for start, stop in bounds:
+        for start, stop in batches:
             J = perm[start:stop]
             VJ = xp.take(inputs.Vt, J, axis=1)
             YJ = xp.take(Y, J, axis=1)
@@ -173,7 +191,12 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         if finish is not None and (score is not None or callback is not None
                                    or epoch == max_epochs):  # otherwise nobody sees W_out
             W_out = finish(W_out)
-        values = [xp.sum(xp.stack(losses)) / m]
+        if comm is None:
+            values = [xp.sum(xp.stack(losses)) / m]
+        else:  # one all-reduce per epoch: the loss sum and the finiteness counters
+            summed = comm(xp.stack([xp.sum(xp.stack(losses))] + broken))
+            values = [summed[0] / m]
+            broken = [summed[j + 1] for j in range(d)]
         if score is not None:
             values.append(xp.astype(score(W_out), Y.dtype))
         host = to_numpy(xp.stack(values + broken))  # the epoch's only synchronization
@@ -229,7 +252,7 @@ def _raise_diverged(epoch, loss, counts):
 
 
 def check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega, *,
-                        check_input=True, xp):
+                        check_input=True, n_total=None, xp):
     """Validate the arguments shared by both trainers; returns ω as a float.
 
     Parameters
@@ -244,6 +267,8 @@ def check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega, *,
     check_input : bool, default=True
         Check ``X`` and ``Y`` (dimensions, dtype, finite values: a full pass each); ``False``
         when the caller (an estimator) has validated them already.
+    n_total : int, optional
+        Samples over all processes (data-parallel training); default: the columns of ``X``.
     xp : namespace
 
     Returns
@@ -255,7 +280,7 @@ def check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega, *,
         check_matrix(X, "X", xp=xp)
         check_matrix(Y, "Y", xp=xp, dtype=X.dtype)
     check_same_columns(("X", X), ("Y", Y))
-    m = X.shape[1]
+    m = X.shape[1] if n_total is None else n_total
     check_positive_int(batch_size, "batch_size", minimum=1)
     if batch_size > m:
         raise ValueError(
@@ -267,6 +292,31 @@ def check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega, *,
     if tau >= 1:
         raise ValueError(f"tau (rank_tol) must be < 1, got {tau}")
     return check_omega(omega)
+
+
+def distributed_setup(comm, X, partition=None):
+    """The communicator and the sample partition of a data-parallel run (``(None, None)`` for
+    one process).
+
+    Parameters
+    ----------
+    comm : None, mpi4py communicator or Communicator
+    X : array of shape (n_0, m_local)
+        This process's samples (columns).
+    partition : Partition, optional
+        Default: contiguous blocks in rank order (one all-gather of the counts).
+
+    Returns
+    -------
+    comm : Communicator or None
+    partition : Partition or None
+    """
+    comm = as_communicator(comm)
+    if comm is None:
+        return None, None
+    if partition is None:
+        partition = comm.partition(X.shape[1])
+    return comm, partition
 
 
 def check_omega(omega):
@@ -326,7 +376,7 @@ def check_network_shapes(X, Y, W, *, bias):
     return sizes
 
 
-def refit_output_layer(W, X, Y, *, lam_w, batch_size, bias=None, xp):
+def refit_output_layer(W, X, Y, *, lam_w, batch_size, bias=None, reduce=None, xp):
     """The output layer refitted on the network's own features of the whole training set.
 
     .. math::
@@ -351,6 +401,9 @@ def refit_output_layer(W, X, Y, *, lam_w, batch_size, bias=None, xp):
     batch_size : int
     bias : bool, optional
         Whether the layers carry a bias column. Default: read from the shapes.
+    reduce : callable, optional
+        All-reduce hook of data-parallel training: ``G`` and ``C`` are summed over the
+        processes, each holding some of the samples (possibly none).
     xp : namespace
 
     Returns
@@ -367,10 +420,12 @@ def refit_output_layer(W, X, Y, *, lam_w, batch_size, bias=None, xp):
         Gb = gram_tilde(Z, bias=bias, xp=xp)
         Cb = cross_tilde(Y[:, start:stop], Z, bias=bias, xp=xp)
         G, C = (Gb, Cb) if G is None else (G + Gb, C + Cb)
+    if reduce is not None:
+        G, C = allsum(reduce, G, C, xp=xp)
     return list(W[:-1]) + [solve_gram_right(G, C, lam_w, xp=xp)]
 
 
-def output_refit(X, Y, lam_w, batch_size, *, bias, xp):
+def output_refit(X, Y, lam_w, batch_size, *, bias, reduce=None, xp):
     """The ``finish`` hook of :func:`run_epochs` that refits the output layer on ``(X, Y)``.
 
     Parameters
@@ -380,6 +435,8 @@ def output_refit(X, Y, lam_w, batch_size, *, bias, xp):
     lam_w : float
     batch_size : int
     bias : bool
+    reduce : callable, optional
+        All-reduce hook (:func:`refit_output_layer`).
     xp : namespace
 
     Returns
@@ -388,11 +445,12 @@ def output_refit(X, Y, lam_w, batch_size, *, bias, xp):
         ``finish(W) -> W`` (:func:`refit_output_layer`).
     """
     def finish(W):
-        return refit_output_layer(W, X, Y, lam_w=lam_w, batch_size=batch_size, bias=bias, xp=xp)
+        return refit_output_layer(W, X, Y, lam_w=lam_w, batch_size=batch_size, bias=bias,
+                                  reduce=reduce, xp=xp)
     return finish
 
 
-def prepare_inputs(X, tau, *, check_input=True, xp):
+def prepare_inputs(X, tau, *, check_input=True, reduce=None, xp):
     """The low-rank input of §1.5 (once per run): ``X ≈ Q diag(σ) Vt``, rank by ``σ_i ≥ τ σ_1``.
 
     (:func:`nmfdnn.lowrank_approximation` scales ``X`` by ``max|X|`` first, so that ``X Xᵀ``
@@ -404,12 +462,14 @@ def prepare_inputs(X, tau, *, check_input=True, xp):
     tau : float
     check_input : bool, default=True
         Check ``X`` (``False`` when it has been validated already).
+    reduce : callable, optional
+        All-reduce hook when the columns of ``X`` are split among processes.
     xp : namespace
 
     Returns
     -------
     LowRankInput
     """
-    return lowrank_approximation(X, tau=tau, check_input=check_input, xp=xp)
+    return lowrank_approximation(X, tau=tau, check_input=check_input, reduce=reduce, xp=xp)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from nmfdnn._array_api import get_namespace
 from nmfdnn._linalg import gram_pinv, pinv_small
 from nmfdnn._ops import affine, sq_norm
+from nmfdnn.distributed import collective_errors
 from nmfdnn.factorizations import (
     nonlinear_lstsq_weights_step,
     nonneg_nonlinear_lstsq_targets_step,
@@ -20,6 +21,7 @@ from nmfdnn.factorizations import (
 from nmfdnn.training._epochs import (
     check_network_shapes,
     check_training_args,
+    distributed_setup,
     output_refit,
     prepare_inputs,
     run_epochs,
@@ -29,7 +31,7 @@ from nmfdnn.training._layers import forward, reduce_first_layer
 __all__ = ["original_minibatch_step", "train_original"]
 
 
-def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, xp):
+def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, reduce=None, xp):
     """One mini-batch of the original alternating scheme (§4), output layer first.
 
     .. math::
@@ -53,6 +55,10 @@ def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, xp):
     inner_iter : int, default=1
     rcond : float, optional
         Relative cut-off of the pseudo-inverses (default: ``sqrt(n·eps)``).
+    reduce : callable, optional
+        All-reduce hook of data-parallel training (:mod:`nmfdnn.distributed`): the layer
+        solves' sums over samples are summed over the processes; ``VJ`` and ``YJ`` hold this
+        process's members of the mini-batch (possibly none).  ``None``: one process.
     xp : namespace
 
     Returns
@@ -68,14 +74,16 @@ def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, xp):
     new = list(W)
     U, V = W[-1], Z[-1]
     for _ in range(inner_iter):
-        U, V = semi_nmf_step(YJ, U, V, rcond=rcond, bias=False, xp=xp)
+        U, V = semi_nmf_step(YJ, U, V, rcond=rcond, bias=False, reduce=reduce, xp=xp)
     new[-1], target = U, V
     for j in range(d - 2, 0, -1):  # paper layer i = j + 1
         Zin = Z[j - 1]
-        G_pinv = gram_pinv(Zin @ Zin.T, rcond=rcond, xp=xp)
+        G = Zin @ Zin.T
+        G_pinv = gram_pinv(G if reduce is None else reduce(G), rcond=rcond, xp=xp)
         U = W[j]
         for _ in range(inner_iter):
-            U = nonlinear_lstsq_weights_step(target, U, Zin, gram_pinv_A=G_pinv, xp=xp)
+            U = nonlinear_lstsq_weights_step(target, U, Zin, gram_pinv_A=G_pinv, reduce=reduce,
+                                             xp=xp)
         U_pinv = pinv_small(U, rcond, xp=xp)
         V = Zin
         for _ in range(inner_iter):
@@ -84,14 +92,16 @@ def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, xp):
     low = inputs.with_columns(VJ)
     U = W[0]
     for _ in range(inner_iter):
-        U = reduced_first_layer_step(target, U, low, lam_w=0.0, rcond=rcond, bias=False, xp=xp)
+        U = reduced_first_layer_step(target, U, low, lam_w=0.0, rcond=rcond, bias=False,
+                                     reduce=reduce, xp=xp)
     new[0] = U
     return new, loss
 
 
 def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau=4e-2,
                    rcond=None, rng, inputs=None, score=None, callback=None, average=0.0,
-                   relax=None, omega=1.0, refit_output=False, check_input=True, xp=None):
+                   relax=None, omega=1.0, refit_output=False, check_input=True, comm=None,
+                   partition=None, xp=None):
     """Train a ReLU network (no bias) by the original alternating scheme (§4).
 
     Minimizes ``½‖Y − W_d f(W_{d−1} ⋯ f(W_1 X))‖²_F`` layer by layer without backpropagation.
@@ -130,6 +140,11 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
         ``(Z Zᵀ)⁺``, without regularization).
     check_input : bool, default=True
         Check ``X`` and ``Y``.
+    comm : mpi4py communicator or Communicator, optional
+        Data-parallel training, as in :func:`nmfdnn.training.train_bias_reg`.
+    partition : Partition, optional
+        Global numbers of this process's samples, as in
+        :func:`nmfdnn.training.train_bias_reg`.
     xp : namespace, optional
 
     Returns
@@ -138,17 +153,21 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     history : TrainingHistory
     """
     xp = get_namespace(X, Y, xp=xp)
-    omega = check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega,
-                                check_input=check_input, xp=xp)
-    check_network_shapes(X, Y, W, bias=False)
+    comm, partition = distributed_setup(comm, X, partition)
+    with collective_errors(comm):  # invalid input on one process: the same error on all
+        omega = check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega,
+                                    check_input=check_input,
+                                    n_total=None if comm is None else partition.n_total, xp=xp)
+        check_network_shapes(X, Y, W, bias=False)
     if inputs is None:
-        inputs = prepare_inputs(X, tau, check_input=False, xp=xp)
+        inputs = prepare_inputs(X, tau, check_input=False, reduce=comm, xp=xp)
 
     def step(Wk, VJ, YJ):
         return original_minibatch_step(Wk, VJ, YJ, inputs, inner_iter=inner_iter, rcond=rcond,
-                                       xp=xp)
+                                       reduce=comm, xp=xp)
 
-    finish = output_refit(X, Y, 0.0, batch_size, bias=False, xp=xp) if refit_output else None
+    finish = (output_refit(X, Y, 0.0, batch_size, bias=False, reduce=comm, xp=xp)
+              if refit_output else None)
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,
-                      finish=finish, bias=False, xp=xp)
+                      finish=finish, bias=False, comm=comm, partition=partition, xp=xp)
