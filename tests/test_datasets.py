@@ -282,8 +282,6 @@ def test_real_orl_faces():
     assert np.bincount(y).tolist() == [10] * 40  # 40 people, 10 images each
 
 
-@pytest.mark.xfail(strict=True, reason="library: load_orl_faces does not check the file's "
-                   "keys or image size (a KeyError from numpy, or wrong images returned)")
 @pytest.mark.parametrize("bad", ["keys", "pixels"])
 def test_orl_malformed_file_is_a_clear_error(tmp_path, bad):
     if bad == "keys":

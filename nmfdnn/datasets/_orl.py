@@ -63,12 +63,25 @@ def load_orl_faces(path=None, *, scale=True, downscale=1, dtype="float64"):
     ------
     FileNotFoundError
         Naming every place that was searched.
+    ValueError
+        If the file lacks ``X`` or ``y`` or holds images of another size.
     """
     tried = _candidates(path)
     for p in tried:
         if p.is_file():
-            with np.load(p) as data:
+            with np.load(p, allow_pickle=False) as data:
+                missing = {"X", "y"} - set(data.files)
+                if missing:
+                    raise ValueError(f"{p} is not an ORL faces.npz: no {sorted(missing)} entry "
+                                     f"(it holds {sorted(data.files)}; expected X and y)")
                 X, y = data["X"], data["y"]
+            pixels = ORL_SHAPE[0] * ORL_SHAPE[1]
+            if X.ndim != 2 or X.shape[1] != pixels or y.shape != (X.shape[0],):
+                raise ValueError(
+                    f"{p} is not an ORL faces.npz: X must have shape (n_images, {pixels}) "
+                    f"(row-major {ORL_SHAPE[0]} × {ORL_SHAPE[1]} images) and y one label per "
+                    f"image, got X {X.shape} and y {y.shape}"
+                )
             break
     else:
         where = ", ".join(str(p) for p in tried) or "(nowhere: no path given and NMFDNN_DATA unset)"
