@@ -3,6 +3,7 @@
 from nmfdnn.baselines._backprop import (
     LOSSES,
     AdamState,
+    BackpropState,
     adam_init,
     adam_step,
     forward,
@@ -15,6 +16,7 @@ from nmfdnn.baselines._backprop import (
 __all__ = [
     "LOSSES",
     "AdamState",
+    "BackpropState",
     "adam_init",
     "adam_step",
     "forward",

@@ -15,6 +15,7 @@ Losses (``m`` = mini-batch size, mean over the batch so that Adam's step is batc
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import array_api_compat
 
@@ -27,6 +28,7 @@ from nmfdnn._validation import NumericalError
 
 __all__ = [
     "AdamState",
+    "BackpropState",
     "glorot_init",
     "forward",
     "loss_and_gradients",
@@ -168,9 +170,35 @@ def train_epoch(params, state, X, Y, order, *, batch_size=100, loss="mse", lr=1e
     return params, state, total / n_batches
 
 
+@dataclass
+class BackpropState:
+    """Everything :func:`train_backprop` needs to continue a run exactly where it stopped.
+
+    With the host generator's state (owned by the caller; one permutation per epoch is drawn
+    from it), continuing from a ``BackpropState`` gives the same weights, bit for bit, as the
+    uninterrupted run.
+
+    Attributes
+    ----------
+    epoch : int
+        Epochs done.
+    params : list of (W, b)
+        The parameters after that epoch.
+    adam : AdamState
+        Adam's moments and step count.
+    history : TrainingHistory
+        The records so far.
+    """
+
+    epoch: int
+    params: list
+    adam: AdamState
+    history: TrainingHistory
+
+
 def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="mse", lr=1e-3,
                    beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, score=None,
-                   callback=None, xp=None):
+                   callback=None, state=None, on_epoch=None, xp=None):
     """Train by mini-batch Adam, with the records and callbacks of the NMF trainers.
 
     Per epoch: a permutation drawn on the host (``rng``) and moved once, :func:`train_epoch`,
@@ -191,6 +219,12 @@ def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="ms
         ``score(W_tilde) -> 0-d array``, evaluated after each epoch on the device.
     callback : callable, optional
         ``callback(record, W_tilde) -> bool``; ``True`` stops training.
+    state : BackpropState, optional
+        Continue a run from ``state`` (``params`` is then ignored): epochs
+        ``state.epoch + 1 … max_epochs``, records appended to ``state.history``.
+    on_epoch : callable, optional
+        ``on_epoch(BackpropState)`` after every epoch (after ``callback``), e.g. to write a
+        checkpoint; read-only.
     xp : namespace, optional
 
     Returns
@@ -208,10 +242,15 @@ def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="ms
     dev = array_api_compat.device(X)
     X, Y = row_major(X, xp=xp), row_major(Y, xp=xp)  # mini-batch gathers copy nothing else
     m = X.shape[1]
-    state = adam_init(params, xp=xp)
-    history = TrainingHistory()
+    start = 1
+    if state is not None:  # continue a run (checkpoint, warm start, partial_fit)
+        params, history, start = list(state.params), state.history, state.epoch + 1
+        state = state.adam
+    else:
+        state = adam_init(params, xp=xp)
+        history = TrainingHistory()
     W_tilde = [xp.concat([W, b], axis=1) for W, b in params]
-    for epoch in range(1, max_epochs + 1):
+    for epoch in range(start, max_epochs + 1):
         t0 = time.perf_counter()
         order = xp.asarray(rng.permutation(m), device=dev)  # one transfer per epoch
         params, state, mean_loss = train_epoch(
@@ -232,6 +271,11 @@ def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="ms
                              val_score=float(host[1]) if score is not None else None,
                              seconds=time.perf_counter() - t0)
         history.records.append(record)
-        if callback is not None and callback(record, W_tilde):
+        stop = callback is not None and callback(record, W_tilde)
+        if stop:
+            history.stopped_early = epoch < max_epochs
+        if on_epoch is not None:
+            on_epoch(BackpropState(epoch=epoch, params=params, adam=state, history=history))
+        if stop:
             break
     return W_tilde, history

@@ -23,7 +23,7 @@ from nmfdnn._host import check_host_input, to_host, to_numpy
 from nmfdnn._validation import check_matrix, check_positive_int
 
 __all__ = ["resolve_fit_backend", "to_backend", "like_input", "is_array", "check_ranks",
-           "check_2d"]
+           "check_2d", "check_same_namespace"]
 
 
 def is_array(x):
@@ -82,6 +82,45 @@ def to_backend(X, *, xp, device, dtype, name="X", ndim=2, nonnegative=False):
     A = asarray(X, xp=xp, device=device, dtype=dtype)
     check_matrix(A, name, xp=xp, nonnegative=nonnegative, ndim=ndim)
     return A
+
+
+def check_same_namespace(X, fitted, estimator, name="X"):
+    """Refuse an array of another library or device than the fitted model's arrays.
+
+    The rule (scikit-learn's array-API mode, plus one convenience): after ``fit``, inputs must
+    be arrays of the fitted namespace on the fitted device — the computation then stays
+    there — or host data (NumPy arrays, lists), which are converted once and whose results
+    come back as NumPy.  An array of another library (a torch tensor for a NumPy model, a
+    NumPy-backed array-api-strict array for a torch model, …) or on another device is never
+    moved silently: convert it explicitly (e.g. ``torch.asarray(x, device=...)``), or refit
+    or reload the model there (``nmfdnn.load_model(path, backend=..., device=...)``).
+
+    Parameters
+    ----------
+    X : array-like
+    fitted : array
+        A fitted array of the model (its namespace and device are the reference).
+    estimator : str
+        Name used in the message.
+    name : str, default="X"
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is an array of another namespace or device.
+    """
+    if not is_array(X) or array_api_compat.is_numpy_array(X):
+        return  # host data: converted once, results come back as NumPy
+    xp_fit = array_api_compat.array_namespace(fitted)
+    xp_in = array_api_compat.array_namespace(X)
+    dev_fit, dev_in = device_of(fitted), device_of(X)
+    if xp_in is not xp_fit or str(dev_in) != str(dev_fit):
+        raise ValueError(
+            f"{name} is an array of {xp_in.__name__} on device {dev_in}, but this {estimator} "
+            f"was fitted with {xp_fit.__name__} on device {dev_fit}: inputs must use the "
+            "fitted namespace and device (or be host NumPy/list data). Convert explicitly, "
+            "or reload the model there with nmfdnn.load_model(path, backend=..., device=...)"
+        )
 
 
 def like_input(result, X_input):

@@ -100,7 +100,8 @@ def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, bi
 def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z=1e-5,
                    inner_iter=1, tau=4e-2, rng, bias=None, inputs=None, score=None,
                    callback=None, average=0.0, relax=None, omega=1.0, refit_output=False,
-                   check_input=True, xp=None):
+                   check_input=True, state=None,
+                   on_epoch=None, xp=None):
     """Train a ReLU network by Algorithm 3 (bias and regularization; ALGORITHMS.md §2).
 
     Minimizes, mini-batch by mini-batch, the layer problems (13)–(15) of
@@ -135,8 +136,8 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
         Whether the layers carry a bias column. Default: read from ``W[0]``'s shape.
     inputs : LowRankInput, optional
         Precomputed low-rank input of ``X`` (skips the decomposition).
-    score, callback, average, relax, omega
-        See :func:`run_epochs`.
+    score, callback, average, relax, omega, state, on_epoch
+        See :func:`run_epochs` (``state``/``on_epoch``: continue a run, checkpoint it).
     refit_output : bool, default=False
         After every epoch, refit the output layer on all training samples
         (:func:`refit_output_layer`) in the weights that are scored and returned (one more
@@ -168,4 +169,5 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
     finish = output_refit(X, Y, lam_w, batch_size, bias=bias, xp=xp) if refit_output else None
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,
-                      finish=finish, bias=bias, xp=xp)
+                      finish=finish, bias=bias, state=state,
+                      on_epoch=on_epoch, xp=xp)

@@ -91,7 +91,8 @@ def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, xp):
 
 def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau=4e-2,
                    rcond=None, rng, inputs=None, score=None, callback=None, average=0.0,
-                   relax=None, omega=1.0, refit_output=False, check_input=True, xp=None):
+                   relax=None, omega=1.0, refit_output=False, check_input=True,
+                   state=None, on_epoch=None, xp=None):
     """Train a ReLU network (no bias) by the original alternating scheme (§4).
 
     Minimizes ``½‖Y − W_d f(W_{d−1} ⋯ f(W_1 X))‖²_F`` layer by layer without backpropagation.
@@ -103,7 +104,7 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     W : list of arrays
         Initial ``W_i`` of shape ``(n_i, n_{i−1})``.
     batch_size, max_epochs, inner_iter, tau, rng, inputs, score, callback, average, relax,
-    omega, refit_output, check_input, xp
+    omega, refit_output, check_input, state, on_epoch, xp
         As in :func:`nmfdnn.training.train_bias_reg` (the refit is a least-squares solve,
         ``(Z Zᵀ)⁺``, without regularization).
     rcond : float, optional
@@ -128,4 +129,5 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     finish = output_refit(X, Y, 0.0, batch_size, bias=False, xp=xp) if refit_output else None
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,
-                      finish=finish, bias=False, xp=xp)
+                      finish=finish, bias=False, state=state,
+                      on_epoch=on_epoch, xp=xp)
