@@ -73,9 +73,34 @@ def build_parser():
     train.add_argument("--save", default=None, metavar="FILE",
                        help="save the fitted model (.npz; load with nmfdnn.load_model)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_checkpoint_args(train)
     _add_backend_args(train)
     train.set_defaults(func=_train)
     return parser
+
+
+def _add_checkpoint_args(p):
+    """``--checkpoint FILE`` / ``--resume`` of ``nmfdnn train`` (issue 15)."""
+    p.add_argument("--checkpoint", default=None, metavar="FILE",
+                   help="write the full training state to FILE after every epoch (atomically)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint FILE if it exists (same final weights, bit "
+                        "for bit, as an uninterrupted run; other parameters/data: an error)")
+
+
+def _checkpoint_kwargs(args):
+    """Estimator parameters of ``--checkpoint`` / ``--resume``."""
+    if args.resume and not args.checkpoint:
+        raise ValueError("--resume needs --checkpoint FILE")
+    return {"checkpoint": args.checkpoint, "resume": bool(args.resume)}
+
+
+def _final_train_loss(clf, X, y):
+    """Mean ``½‖y − ŷ‖²`` per sample of the fitted network on its training data (one-hot
+    targets), i.e. the loss of the weights that are returned."""
+    out = to_numpy(clf._output(X)[0])
+    target = (np.asarray(y)[:, None] == clf.classes_[None, :]).astype(out.dtype)
+    return float(0.5 * ((out - target) ** 2).sum(axis=1).mean())
 
 
 def _add_backend_args(p):
@@ -159,7 +184,7 @@ def _train(args):
         inner_iter=args.inner_iter, alpha_W=args.alpha_W, alpha_Z=args.alpha_Z,
         rank_tol=args.rank_tol, init=args.init, omega=args.omega, average=args.average,
         refit_output=args.refit_output, backend=args.backend, device=args.device,
-        dtype=args.dtype, random_state=args.seed, callbacks=[progress],
+        dtype=args.dtype, random_state=args.seed, callbacks=[progress], **_checkpoint_kwargs(args),
     )
     print(f"{args.dataset}: {X.shape[0]} training / {Xt.shape[0]} test samples, {X.shape[1]} "
           f"features; hidden {list(hidden)}, method {args.method}, backend {args.backend}, "
@@ -171,7 +196,8 @@ def _train(args):
     bar.close()
     acc = clf.score(Xt, yt)
     print(f"test accuracy {100 * acc:.2f} % (error {100 * (1 - acc):.2f} %), "
-          f"train loss {clf.loss_curve_[-1]:.4g}, {clf.n_iter_} epochs, wall time {seconds:.1f} s "
+          f"train loss {_final_train_loss(clf, X, y):.4g} (running mean during the last epoch "
+          f"{clf.loss_curve_[-1]:.4g}), {clf.n_iter_} epochs, wall time {seconds:.1f} s "
           f"(input rank {clf.rank_}, batch {clf.batch_size_})")
     if args.save:
         path = save_model(clf, args.save)
