@@ -183,7 +183,7 @@ class BaseNetwork(BaseEstimator):
         X = to_backend(X, xp=xp, device=dev, dtype=dtype, name="X")  # the one check of X
         m, n0 = X.shape
         Y = self._targets(y, m, xp=xp, device=dev, dtype=dtype)  # (n_out, m) columns
-        resume, max_epochs = self._resume_point(X, Y, xp=xp, device=dev)
+        resume, max_epochs, fingerprint = self._resume_point(X, Y, xp=xp, device=dev)
         rng = check_random_state(self.random_state)
         if resume is not None:  # the same validation split as the run that is continued
             rng.bit_generator.state = copy.deepcopy(resume["rng_start"])
@@ -238,7 +238,7 @@ class BaseNetwork(BaseEstimator):
         def callback(record, Wk):
             return self._after_epoch(record, Wk, stop_state)
 
-        on_epoch = self._epoch_hook(X, Y, rng, rng_start, stop_state, xp=xp,
+        on_epoch = self._epoch_hook(fingerprint, rng, rng_start, stop_state,
                                     loop=None if resume is None else resume["loop"])
         W, history = self._train(Xc, Y, sizes, batch_size=batch_size, rng=rng, score=score,
                                  callback=callback, xp=xp, device=dev, dtype=dtype,
@@ -296,18 +296,20 @@ class BaseNetwork(BaseEstimator):
                                     to_numpy(sample), to_numpy(sums))
 
     def _resume_point(self, X, Y, *, xp, device):
-        """Where ``fit`` starts: ``(None, max_epochs)`` for a fresh run, else the state to
-        continue (warm start from memory, or a checkpoint file with ``resume=True``) and the
-        total number of epochs to reach."""
+        """Where ``fit`` starts: ``(None, max_epochs, fingerprint)`` for a fresh run, else the
+        state to continue (warm start from memory, or a checkpoint file with ``resume=True``),
+        the total number of epochs to reach, and the fingerprint of ``(X, Y)`` (None without
+        ``checkpoint``)."""
         st = getattr(self, "_train_state_", None)
+        fp = self._fingerprint(X, Y, xp=xp) if self.checkpoint is not None else None
         if self.warm_start and st is not None:
             loop = copy.copy(st["loop"])
             loop.history = TrainingHistory(records=list(loop.history.records))
             stop = dict(st["stop"])
             return ({"loop": loop, "rng": st["rng"], "rng_start": st["rng_start"],
-                     "stop": stop}, loop.epoch + self.max_epochs)
+                     "stop": stop}, loop.epoch + self.max_epochs, fp)
         if self.checkpoint is None or not self.resume or not os.path.exists(self.checkpoint):
-            return None, self.max_epochs
+            return None, self.max_epochs, fp
         from nmfdnn import _io
 
         path = os.fspath(self.checkpoint)
@@ -322,7 +324,6 @@ class BaseNetwork(BaseEstimator):
             shown = ", ".join(f"{k}={theirs.get(k)!r} there, {mine.get(k)!r} here" for k in diff)
             raise ValueError(f"checkpoint {path} was written with other parameters ({shown}); "
                              "refusing to resume (use resume=False or another checkpoint)")
-        fp = self._fingerprint(X, Y, xp=xp)
         if fp != meta.get("data"):
             raise ValueError(
                 f"checkpoint {path} was written for other training data (shape "
@@ -340,12 +341,12 @@ class BaseNetwork(BaseEstimator):
         stop = {"best": meta["stop_best"], "bad": meta["stop_bad"], "best_W": best_W}
         max_epochs = loop.epoch if history.stopped_early else self.max_epochs
         return ({"loop": loop, "rng": meta["rng"], "rng_start": meta["rng_start"],
-                 "stop": stop}, max_epochs)
+                 "stop": stop}, max_epochs, fp)
 
-    def _epoch_hook(self, X, Y, rng, rng_start, stop_state, *, xp, loop=None):
+    def _epoch_hook(self, fingerprint, rng, rng_start, stop_state, *, loop=None):
         """``on_epoch`` of the trainers: keep the state to continue from (``warm_start``,
-        ``partial_fit``) and write it to ``checkpoint`` when set.  Read-only for training."""
-        fingerprint = self._fingerprint(X, Y, xp=xp) if self.checkpoint is not None else None
+        ``partial_fit``) and write it to ``checkpoint`` when set (with the data
+        ``fingerprint``).  Read-only for training."""
 
         def keep(state):
             self._train_state_ = {"loop": state, "rng": copy.deepcopy(rng.bit_generator.state),
@@ -452,7 +453,8 @@ class BaseNetwork(BaseEstimator):
             return False
 
         t0 = time.perf_counter()
-        on_epoch = self._epoch_hook(X, Y, rng, rng_start, stop_state, xp=xp, loop=loop)
+        fingerprint = self._fingerprint(X, Y, xp=xp) if self.checkpoint is not None else None
+        on_epoch = self._epoch_hook(fingerprint, rng, rng_start, stop_state, loop=loop)
         W, history = self._train(X.T, Y, sizes, batch_size=batch_size, rng=rng, score=None,
                                  callback=callback, xp=xp, device=dev, dtype=dtype,
                                  state=loop, on_epoch=on_epoch,
