@@ -8,8 +8,9 @@ is the solvers' ``A ≈ W_c H_c`` with ``W_c = Hᵀ`` and ``H_c = Wᵀ``.
 from __future__ import annotations
 
 import math
+import warnings
 
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from nmfdnn._array_api import asarray
 from nmfdnn._host import check_random_state, random_uniform
@@ -19,7 +20,12 @@ from nmfdnn._validation import (
     check_nonnegative_scalar,
     check_positive_int,
 )
-from nmfdnn.estimators._base import like_input, resolve_fit_backend, to_backend
+from nmfdnn.estimators._base import (
+    check_same_namespace,
+    like_input,
+    resolve_fit_backend,
+    to_backend,
+)
 from nmfdnn.factorizations._init import INITS, nmf_init
 from nmfdnn.factorizations._loop import iterate
 from nmfdnn.factorizations._nmf import nmf
@@ -33,6 +39,43 @@ def _check_fitted(est, attr="components_"):
         from sklearn.exceptions import NotFittedError
 
         raise NotFittedError(f"this {type(est).__name__} is not fitted yet; call fit first")
+
+
+def _is_sparse(X):
+    return hasattr(X, "tocsr") and hasattr(X, "nnz")  # scipy.sparse (no import needed)
+
+
+def _sparse_operand(X, *, xp, dtype, nonnegative, est, mask=None):
+    """``A = Xᵀ`` of a ``scipy.sparse`` ``X`` for the NumPy backend (host module
+    :mod:`nmfdnn._sparse`); other backends: a clear error."""
+    from nmfdnn._array_api import namespace_name
+
+    if namespace_name(xp) != "numpy":
+        raise TypeError(
+            f"sparse X is supported on the NumPy backend only ({type(est).__name__} computes "
+            f"with {namespace_name(xp)}); pass X.toarray() or use backend='numpy'"
+        )
+    if mask is not None:
+        raise ValueError("mask is not supported with sparse X (store only observed entries "
+                         "and pass a dense X with a mask instead)")
+    from nmfdnn._host import numpy_dtype_name
+    from nmfdnn._sparse import as_sparse_operand
+
+    return as_sparse_operand(X, dtype=numpy_dtype_name(dtype), nonnegative=nonnegative)
+
+
+def _check_custom_factor(A, shape, whom, *, xp, device, dtype, name):
+    """scikit-learn's ``_check_init``: shape, non-negative, finite, not all zeros (a zero
+    factor stays zero under multiplicative updates)."""
+    A = to_backend(A, xp=xp, device=device, dtype=dtype, name=name, nonnegative=True)
+    for k in (0, 1):
+        if A.shape[k] != shape[k]:
+            which = "first" if k == 0 else "second"
+            raise ValueError(f"Array with wrong {which} dimension passed to {whom}. Expected "
+                             f"{shape[k]}, but got {A.shape[k]}.")
+    if not bool(xp.any(A > 0)):
+        raise ValueError(f"Array passed to {whom} is full of zeros.")
+    return A
 
 
 def _prepare_masked(X, mask, *, xp, device, dtype, nonnegative):
@@ -60,7 +103,7 @@ def _prepare_masked(X, mask, *, xp, device, dtype, nonnegative):
     return Xa, M
 
 
-class NMF(TransformerMixin, BaseEstimator):
+class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Non-negative matrix factorization ``X ≈ W H`` by Lee–Seung multiplicative updates.
 
     Minimizes ``½‖M ⊙ (X − W H)‖²`` over ``W, H ≥ 0`` (ALGORITHMS.md §1.6), on any array
@@ -148,10 +191,18 @@ class NMF(TransformerMixin, BaseEstimator):
         W : array of shape (n_samples, n_components)
             In the namespace of ``X`` (host NumPy for lists).
         """
-        xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
-                                          dtype=self.dtype)
-        Xa, M = _prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
-        n_samples, n_features = Xa.shape
+        sparse = _is_sparse(X)
+        xp, dev, dt = resolve_fit_backend(None if sparse else X, backend=self.backend,
+                                          device=self.device,
+                                          dtype=self.dtype if self.dtype or not sparse
+                                          else str(X.dtype) if X.dtype.kind == "f" else None)
+        if sparse:
+            Xa, M = None, None
+            A = _sparse_operand(X, xp=xp, dtype=dt, nonnegative=True, est=self, mask=mask)
+            n_features, n_samples = A.shape
+        else:
+            Xa, M = _prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
+            n_samples, n_features = Xa.shape
         r = n_features if self.n_components is None else self.n_components
         if self.init not in INITS + ("custom",):
             raise ValueError(f"init must be one of {INITS + ('custom',)}, got {self.init!r}")
@@ -164,31 +215,52 @@ class NMF(TransformerMixin, BaseEstimator):
             )
         max_iter = check_positive_int(self.max_iter, "max_iter", minimum=0)
         check_nonnegative_scalar(self.tol, "tol")
-        A = Xa.T
+        if not sparse:
+            A = Xa.T
         Mt = None if M is None else M.T
         if self.init == "custom":
             if W is None or H is None:
                 raise ValueError("init='custom' needs both W and H passed to fit")
-            Hc = to_backend(W, xp=xp, device=dev, dtype=dt, name="W", nonnegative=True).T
-            Wc = to_backend(H, xp=xp, device=dev, dtype=dt, name="H", nonnegative=True).T
-            if tuple(Hc.shape) != (r, n_samples) or tuple(Wc.shape) != (n_features, r):
-                raise ValueError(
-                    f"custom W must have shape {(n_samples, r)} and H {(r, n_features)}, got "
-                    f"{tuple(Hc.T.shape)} and {tuple(Wc.T.shape)}"
-                )
+            # scikit-learn's order and messages: H first, then W
+            Wc = _check_custom_factor(H, (r, n_features), "NMF (input H)", xp=xp, device=dev,
+                                      dtype=dt, name="H").T
+            Hc = _check_custom_factor(W, (n_samples, r), "NMF (input W)", xp=xp, device=dev,
+                                      dtype=dt, name="W").T
         else:
-            Wc, Hc = nmf_init(A, r, init=self.init, random_state=self.random_state, xp=xp)
-        Wc, Hc, info = nmf(A, Wc, Hc, n_iter=max_iter, tol=self.tol,
-                           check_every=self.check_every, mask=Mt, xp=xp)
+            if W is not None or H is not None:
+                warnings.warn("When init!='custom', provided W or H are ignored. Set "
+                              "init='custom' to use them as initialization.", RuntimeWarning,
+                              stacklevel=3)
+            if sparse:
+                from nmfdnn._sparse import sparse_nmf_init
+
+                Wc, Hc = sparse_nmf_init(A, r, init=self.init, random_state=self.random_state,
+                                         xp=xp)
+            else:
+                Wc, Hc = nmf_init(A, r, init=self.init, random_state=self.random_state, xp=xp)
+        if sparse:
+            from nmfdnn._sparse import sparse_nmf
+
+            (Wc, Hc), info = sparse_nmf(A, Wc, Hc, n_iter=max_iter, tol=self.tol,
+                                        check_every=self.check_every, xp=xp)
+        else:
+            Wc, Hc, info = nmf(A, Wc, Hc, n_iter=max_iter, tol=self.tol,
+                               check_every=self.check_every, mask=Mt, xp=xp)
         self.components_ = Wc.T
         self.n_components_ = r
         self.n_features_in_ = n_features
         self.n_iter_ = info.n_iter
-        self.reconstruction_err_ = math.sqrt(2.0 * float(info.objective))  # one sync
+        # one sync; the sparse objective ‖A‖² − 2⟨·⟩ + ⟨·⟩ may round to a tiny negative
+        self.reconstruction_err_ = math.sqrt(max(2.0 * float(info.objective), 0.0))
         if self.verbose:
             print(f"NMF: {info.n_iter} iterations, reconstruction error "
                   f"{self.reconstruction_err_:.6g}")
-        return like_input(Hc.T, X)
+        return like_input(Hc.T, None if sparse else X)
+
+    @property
+    def _n_features_out(self):
+        """Number of output features (``get_feature_names_out``: ``nmf0``, ``nmf1``, …)."""
+        return self.n_components_
 
     def transform(self, X, *, mask=None):
         """``W`` for new data with ``H = components_`` held fixed (multiplicative updates).
@@ -204,28 +276,43 @@ class NMF(TransformerMixin, BaseEstimator):
         W : array of shape (n_samples, n_components)
         """
         _check_fitted(self)
-        xp, dev, dt = _fitted_backend(self.components_)
+        xp, dev, dt = _fitted_backend(self.components_, X, self)
+        n_iter = check_positive_int(self.max_iter, "max_iter", minimum=0)
+        if _is_sparse(X):
+            from nmfdnn._sparse import sparse_nmf
+
+            A = _sparse_operand(X, xp=xp, dtype=dt, nonnegative=True, est=self, mask=mask)
+            _check_features(self, A.T)
+            avg = math.sqrt(A.mean() / self.n_components_)
+            Hc = xp.full((self.n_components_, A.shape[1]), avg, dtype=dt, device=dev)
+            (_, Hc), _ = sparse_nmf(A, self.components_.T, Hc, n_iter=n_iter, tol=self.tol,
+                                    check_every=self.check_every, update_w=False, xp=xp)
+            return Hc.T
         Xa, M = _prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
         _check_features(self, Xa)
         A = Xa.T
         avg = math.sqrt(float(xp.mean(A)) / self.n_components_)
         Hc = xp.full((self.n_components_, A.shape[1]), avg, dtype=dt, device=dev)
-        _, Hc, _ = nmf(A, self.components_.T, Hc, n_iter=check_positive_int(
-            self.max_iter, "max_iter", minimum=0), tol=self.tol, check_every=self.check_every,
-            update_w=False, mask=None if M is None else M.T, xp=xp)
+        _, Hc, _ = nmf(A, self.components_.T, Hc, n_iter=n_iter, tol=self.tol,
+                       check_every=self.check_every, update_w=False,
+                       mask=None if M is None else M.T, xp=xp)
         return like_input(Hc.T, X)
 
     def inverse_transform(self, W):
         """``X ≈ W H`` from ``W`` of shape (n_samples, n_components)."""
         _check_fitted(self)
-        xp, dev, dt = _fitted_backend(self.components_)
-        Wa = asarray(W, xp=xp, device=dev, dtype=dt)
+        xp, dev, dt = _fitted_backend(self.components_, W, self, name="W")
+        Wa = to_backend(W, xp=xp, device=dev, dtype=dt, name="W")
         return like_input(Wa @ self.components_, W)
 
 
-def _fitted_backend(arr):
+def _fitted_backend(arr, X=None, est=None, name="X"):
+    """Namespace, device and dtype of a fitted array; ``X`` (if given) must be host data or
+    of that namespace and device (:func:`check_same_namespace`)."""
     from array_api_compat import array_namespace, device
 
+    if X is not None and not _is_sparse(X):
+        check_same_namespace(X, arr, type(est).__name__, name=name)
     return array_namespace(arr), device(arr), arr.dtype
 
 
@@ -260,7 +347,7 @@ def _semi_nmf_v_step(A, U, V, *, lam_v, eps, xp):
     return V * xp.sqrt(numer / denom)
 
 
-class SemiNMF(TransformerMixin, BaseEstimator):
+class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Semi-NMF ``X ≈ V U + 1 bᵀ`` with a non-negative latent ``V`` and mixed-sign ``U``.
 
     Ding–Li–Jordan semi-NMF (ALGORITHMS.md §1.1), with the optional bias column and ridge
@@ -321,41 +408,65 @@ class SemiNMF(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X, y=None):
         """Fit and return the non-negative latent ``V`` of shape (n_samples, n_components)."""
-        xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
-                                          dtype=self.dtype)
-        Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
-        n_samples, n_features = Xa.shape
+        sparse = _is_sparse(X)
+        xp, dev, dt = resolve_fit_backend(None if sparse else X, backend=self.backend,
+                                          device=self.device,
+                                          dtype=self.dtype if self.dtype or not sparse
+                                          else str(X.dtype) if X.dtype.kind == "f" else None)
+        if sparse:
+            A = _sparse_operand(X, xp=xp, dtype=dt, nonnegative=False, est=self)
+            n_features, n_samples = A.shape
+        else:
+            A = to_backend(X, xp=xp, device=dev, dtype=dt).T
+            n_features, n_samples = A.shape
         r = check_positive_int(self.n_components, "n_components")
         lam_u = check_nonnegative_scalar(self.alpha_u, "alpha_u")
         lam_v = check_nonnegative_scalar(self.alpha_v, "alpha_v")
-        A = Xa.T
+        n_iter = check_positive_int(self.max_iter, "max_iter", minimum=0)
         rng = check_random_state(self.random_state)
         V = random_uniform((r, n_samples), rng=rng, xp=xp, device=dev, dtype=dt) + 0.2
         U = xp.zeros((n_features, r + int(bool(self.fit_intercept))), dtype=dt, device=dev)
-        U, V, info = semi_nmf(A, U, V, n_iter=check_positive_int(self.max_iter, "max_iter",
-                                                                    minimum=0),
-                              lam_u=lam_u, lam_v=lam_v, check_every=self.check_every,
-                              tol=self.tol, xp=xp)
+        if sparse:
+            from nmfdnn._sparse import sparse_semi_nmf, sparse_semi_nmf_objective
+
+            (U, V), info = sparse_semi_nmf(A, U, V, n_iter=n_iter, lam_u=lam_u, lam_v=lam_v,
+                                           check_every=self.check_every, tol=self.tol, xp=xp)
+            objective = sparse_semi_nmf_objective
+        else:
+            U, V, info = semi_nmf(A, U, V, n_iter=n_iter, lam_u=lam_u, lam_v=lam_v,
+                                  check_every=self.check_every, tol=self.tol, xp=xp)
+
+            def objective(A, U, V, *, xp):
+                return semi_nmf_objective(A, U, V, xp=xp)
         self.components_ = U[:, :r].T
         self.intercept_ = U[:, r] if self.fit_intercept else None
         self._U_tilde = U
         self.n_components_ = r
         self.n_features_in_ = n_features
         self.n_iter_ = info.n_iter
-        err = semi_nmf_objective(A, U, V, xp=xp)
-        self.reconstruction_err_ = math.sqrt(2.0 * float(err))
+        err = objective(A, U, V, xp=xp)
+        self.reconstruction_err_ = math.sqrt(max(2.0 * float(err), 0.0))
         if self.verbose:
             print(f"SemiNMF: {info.n_iter} iterations, reconstruction error "
                   f"{self.reconstruction_err_:.6g}")
-        return like_input(V.T, X)
+        return like_input(V.T, None if sparse else X)
+
+    @property
+    def _n_features_out(self):
+        """Number of output features (``get_feature_names_out``: ``seminmf0``, …)."""
+        return self.n_components_
 
     def transform(self, X):
         """Non-negative ``V`` for new data with ``U`` (and ``b``) held fixed."""
         _check_fitted(self)
-        xp, dev, dt = _fitted_backend(self.components_)
-        Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
-        _check_features(self, Xa)
-        A = Xa.T
+        xp, dev, dt = _fitted_backend(self.components_, X, self)
+        if _is_sparse(X):
+            A = _sparse_operand(X, xp=xp, dtype=dt, nonnegative=False, est=self)
+            _check_features(self, A.T)
+        else:
+            Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
+            _check_features(self, Xa)
+            A = Xa.T
         r = self.n_components_
         eps = float(xp.finfo(dt).eps)
         V = xp.ones((r, A.shape[1]), dtype=dt, device=dev)
@@ -365,19 +476,24 @@ class SemiNMF(TransformerMixin, BaseEstimator):
         def step(state):
             return (_semi_nmf_v_step(A, U, state[0], lam_v=lam_v, eps=eps, xp=xp),)
 
+        if _is_sparse(X):
+            from nmfdnn._sparse import sparse_semi_nmf_objective as objective_fn
+        else:
+            objective_fn = semi_nmf_objective
+
         def objective(state):
-            return semi_nmf_objective(A, U, state[0], lam_v=lam_v, xp=xp)
+            return objective_fn(A, U, state[0], lam_v=lam_v, xp=xp)
 
         (V,), _ = iterate(step, (V,), objective, n_iter=int(self.max_iter),
                           check_every=self.check_every, tol=self.tol, what="SemiNMF.transform",
                           xp=xp)
-        return like_input(V.T, X)
+        return like_input(V.T, None if _is_sparse(X) else X)
 
     def inverse_transform(self, V):
         """``X ≈ V U + 1bᵀ`` from ``V`` of shape (n_samples, n_components)."""
         _check_fitted(self)
-        xp, dev, dt = _fitted_backend(self.components_)
-        Va = asarray(V, xp=xp, device=dev, dtype=dt)
+        xp, dev, dt = _fitted_backend(self.components_, V, self, name="V")
+        Va = to_backend(V, xp=xp, device=dev, dtype=dt, name="V")
         out = Va @ self.components_
         if self.intercept_ is not None:
             out = out + self.intercept_[None, :]

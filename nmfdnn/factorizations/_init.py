@@ -24,8 +24,10 @@ __all__ = ["nmf_init", "INITS"]
 INITS = ("random", "nndsvd", "nndsvda")
 
 
-def _nndsvd(A, r, *, xp):
+def _nndsvd(A, r, *, xp, svd=None):
     """NNDSVD factors, zeros kept (``W`` of shape (n, r), ``H`` of shape (r, m)).
+
+    ``svd``: the leading triplets ``(U, S, Vt)`` when computed elsewhere (sparse ``A``).
 
     .. math::
 
@@ -37,9 +39,9 @@ def _nndsvd(A, r, *, xp):
 
     with ``μ_j`` the larger product of norms; the first component is ``√σ₁ |u₁|, √σ₁ |v₁|``.
     """
-    U, S, Vt = xp.linalg.svd(A, full_matrices=False)
+    U, S, Vt = xp.linalg.svd(A, full_matrices=False) if svd is None else svd
     U, S, Vt = U[:, :r], S[:r], Vt[:r, :]
-    tiny = float(xp.finfo(A.dtype).smallest_normal)
+    tiny = float(xp.finfo(U.dtype).smallest_normal)
     Up, Un = xp.clip(U, min=0.0), xp.clip(-U, min=0.0)
     Vp, Vn = xp.clip(Vt, min=0.0), xp.clip(-Vt, min=0.0)
     nup = xp.linalg.vector_norm(Up, axis=0)
@@ -57,7 +59,7 @@ def _nndsvd(A, r, *, xp):
     s0 = xp.sqrt(S[:1])
     W = xp.concat([s0 * xp.abs(U[:, :1]), W[:, 1:]], axis=1)
     H = xp.concat([s0[:, None] * xp.abs(Vt[:1, :]), H[1:, :]], axis=0)
-    zero = xp.zeros((), dtype=A.dtype, device=_dev(A))
+    zero = xp.zeros((), dtype=U.dtype, device=_dev(U))
     W = xp.where(W < 1e-6, zero, W)
     H = xp.where(H < 1e-6, zero, H)
     return W, H
