@@ -79,9 +79,20 @@ def to_backend(X, *, xp, device, dtype, name="X", ndim=2, nonnegative=False):
     if shape is not None and len(shape) != ndim:
         hint = " (reshape a single feature with X.reshape(-1, 1))" if len(shape) == 1 else ""
         raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(shape)}{hint}")
-    A = asarray(X, xp=xp, device=device, dtype=dtype)
+    A = convert(X, xp=xp, device=device, dtype=dtype, name=name)
     check_matrix(A, name, xp=xp, nonnegative=nonnegative, ndim=ndim)
     return A
+
+
+def convert(X, *, xp, device, dtype, name="X"):
+    """:func:`nmfdnn._array_api.asarray` with the failures of non-numeric data (strings,
+    objects, ragged lists, complex values) as a TypeError/ValueError naming ``name``."""
+    check_host_input(X, name)
+    try:
+        return asarray(X, xp=xp, device=device, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} must be real numeric data convertible to {dtype} "
+                        f"({type(exc).__name__}: {exc})") from None
 
 
 def check_same_namespace(X, fitted, estimator, name="X"):

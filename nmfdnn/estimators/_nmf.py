@@ -12,7 +12,6 @@ import warnings
 
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
-from nmfdnn._array_api import asarray
 from nmfdnn._host import check_random_state, random_uniform
 from nmfdnn._ops import neg, pos
 from nmfdnn._validation import (
@@ -22,6 +21,7 @@ from nmfdnn._validation import (
 )
 from nmfdnn.estimators._base import (
     check_same_namespace,
+    convert,
     like_input,
     resolve_fit_backend,
     to_backend,
@@ -86,8 +86,8 @@ def _prepare_masked(X, mask, *, xp, device, dtype, nonnegative):
     """
     if mask is None:
         return to_backend(X, xp=xp, device=device, dtype=dtype, nonnegative=nonnegative), None
-    Xa = asarray(X, xp=xp, device=device, dtype=dtype)
-    M = asarray(mask, xp=xp, device=device, dtype=dtype)
+    Xa = convert(X, xp=xp, device=device, dtype=dtype, name="X")
+    M = convert(mask, xp=xp, device=device, dtype=dtype, name="mask")
     if Xa.ndim != 2:
         raise ValueError(f"X must be 2-D, got shape {tuple(Xa.shape)}")
     if M.ndim == 1 and M.shape[0] == Xa.shape[0]:
