@@ -4,10 +4,11 @@ Every count is ``2·a·b·c`` per product of an (a × b) by a (b × c) matrix, s
 products the code really computes (checked against ``torch.utils.flop_counter.FlopCounterMode``
 by ``test_epochs.py::test_flop_counts_match_torch``).  What is *not* counted: element-wise work
 (ReLU, the multiplicative update, Adam), reductions, gathers, the factorizations of the linear
-solves (LU) and of the pseudo-inverses (``eigh``).  The LU work of the ridge solves is counted
-apart (:func:`bias_reg_step_solve_flops`, standard ``⅔n³ + 2n²·nrhs``) so that a report can show
-it, but it is left out of the efficiency, which is therefore *GEMM work ÷ time ÷ bare-GEMM
-rate*: every second spent outside the products lowers it.
+solves (Cholesky) and of the pseudo-inverses (``eigh``).  The Cholesky work of the ridge solves
+is counted apart (:func:`bias_reg_step_solve_flops`, standard ``⅓n³ + 2n²·nrhs``: the
+factorization and two triangular solves) so that a report can show it, but it is left out
+of the efficiency, which is therefore *GEMM work ÷ time ÷ bare-GEMM rate*: every second spent
+outside the products lowers it.
 
 Layer sizes are ``[n0, n1, …, nd]`` (paper numbering, ``n0`` inputs, ``nd`` outputs), ``r`` the
 rank of the low-rank input (§1.5), ``s`` the mini-batch size.
@@ -45,11 +46,11 @@ def nonlinear_semi_nmf_step_flops(k, n, s):
 
 
 def nonlinear_semi_nmf_step_solve_flops(k, n, s, *, bias=True):
-    """LU work of Algorithm 2's two ridge solves: U-step ``(n+b)³`` with k right-hand sides,
+    """Cholesky work of Algorithm 2's two ridge solves: U-step ``(n+b)³`` with k right-hand sides,
     V-step through the smaller Gram: ``min(k,n)³`` with s right-hand sides."""
     nb = n + int(bias)
     small = min(k, n)
-    return (2 * nb**3 / 3 + 2 * nb * nb * k) + (2 * small**3 / 3 + 2 * small * small * s)
+    return (nb**3 / 3 + 2 * nb * nb * k) + (small**3 / 3 + 2 * small * small * s)
 
 
 def first_layer_step_flops(n1, n0, r, s, *, pinv=False):
@@ -88,15 +89,15 @@ def bias_reg_step_flops(sizes, r, s, *, bias=True):
 
 
 def bias_reg_step_solve_flops(sizes, r, s, *, bias=True):
-    """LU work of one Algorithm 3 step (not in the efficiency): the output layer's
+    """Cholesky work of one Algorithm 3 step (not in the efficiency): the output layer's
     ``(n_{d−1}+1)³`` solve with nd right-hand sides, Algorithm 2's two solves per hidden layer,
     the first layer's ``(r+1)³`` solve with n1 right-hand sides."""
     n, d = sizes, len(sizes) - 1
     b = int(bias)
-    f = 2 * (n[d - 1] + b) ** 3 / 3 + 2 * (n[d - 1] + b) ** 2 * n[d]
+    f = (n[d - 1] + b) ** 3 / 3 + 2 * (n[d - 1] + b) ** 2 * n[d]
     f += sum(nonlinear_semi_nmf_step_solve_flops(n[i], n[i - 1], s, bias=bias)
              for i in range(d - 1, 1, -1))
-    f += 2 * (r + b) ** 3 / 3 + 2 * (r + b) ** 2 * n[1]
+    f += (r + b) ** 3 / 3 + 2 * (r + b) ** 2 * n[1]
     return f
 
 

@@ -6,7 +6,7 @@
 
 The epoch of ``run_epochs`` + ``bias_reg_minibatch_step`` (``inner_iter=1``) is re-run here
 phase by phase, calling the same library helpers in the same order (``gram_tilde``,
-``cross_tilde``, ``solve_gram_right``/``ridge_solve_right``, ``affine`` …), with a
+``cross_tilde``, ``solve_gram_right`` (a Cholesky ridge solve), ``affine`` …), with a
 synchronized clock between phases: every second of the instrumented epoch is assigned to
 exactly one phase, so the phases sum to its wall time.  Beside it the library's own epoch is
 timed on the same weights and permutation, and the two epochs' weights are compared (a

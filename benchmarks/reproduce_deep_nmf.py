@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nmfdnn.estimators._deep_nmf import SSNMF, DeepNMF
+from nmfdnn.estimators import SSNMF, DeepNMF
 
 
 def _read_idx(path):

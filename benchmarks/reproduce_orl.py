@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nmfdnn.datasets._orl import load_orl_faces
-from nmfdnn.estimators._nmf import NMF
-from nmfdnn.estimators._weak_nmf import WeaklyNMF
+from nmfdnn.datasets import load_orl_faces
+from nmfdnn.estimators import NMF, WeaklyNMF
 from nmfdnn.evaluation import kmeans_nmi
 
 PAPER = {
@@ -47,6 +46,7 @@ def main(argv=None):
                     help="comma list of NMF, WeaklyNMF, DeconvNMF (deconvolutional (12), sum)")
     ap.add_argument("--stride", type=int, default=2, help="s of DeconvNMF")
     ap.add_argument("--backend", default="numpy")
+    ap.add_argument("--device", default=None, help="e.g. cuda (default: the backend's own)")
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--out", default="benchmarks/results/orl.json")
     args = ap.parse_args(argv)
@@ -66,6 +66,7 @@ def main(argv=None):
                          f"batch {args.batch_size}, {args.epochs} epochs, He-uniform init",
             "seeds": list(range(args.seeds)),
             "backend": args.backend,
+            "device": args.device,
             "dtype": args.dtype,
             "machine": platform.platform(),
         },
@@ -78,16 +79,16 @@ def main(argv=None):
                 t0 = time.perf_counter()
                 if method == "NMF":
                     est = NMF(k, init="random", max_iter=args.nmf_iter, tol=1e-5,
-                              random_state=seed, backend=args.backend)
+                              random_state=seed, backend=args.backend, device=args.device)
                 elif method == "DeconvNMF":
                     est = WeaklyNMF(k, loss="l1", eta=0.1, alpha=0.1, stride=args.stride,
                                     image_shape=shape, latent="sum",
                                     batch_size=args.batch_size, max_epochs=args.epochs,
-                                    random_state=seed, backend=args.backend)
+                                    random_state=seed, backend=args.backend, device=args.device)
                 else:
                     est = WeaklyNMF(k, loss="l1", eta=0.1, alpha=0.1,
                                     batch_size=args.batch_size, max_epochs=args.epochs,
-                                    random_state=seed, backend=args.backend)
+                                    random_state=seed, backend=args.backend, device=args.device)
                 Z = est.fit_transform(X)
                 secs = time.perf_counter() - t0
                 nmi = 100 * kmeans_nmi(Z, y, n_clusters=40, random_state=seed)

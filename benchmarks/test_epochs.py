@@ -45,11 +45,11 @@ from _flops import (
 from nmfdnn.baselines import glorot_init, train_backprop
 from nmfdnn.training import (
     bias_reg_minibatch_step,
+    original_minibatch_step,
     prepare_inputs,
     random_weights,
     run_epochs,
 )
-from nmfdnn.training._alternating import original_minibatch_step
 
 SIZES = [784, 1000, 500, 10]
 ARCH = "[1000, 500]"

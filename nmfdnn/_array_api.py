@@ -14,6 +14,8 @@ import importlib
 
 import array_api_compat
 
+from nmfdnn._host import numpy_dtype_name, to_host, to_numpy
+
 __all__ = [
     "BACKENDS",
     "available_backends",
@@ -81,8 +83,18 @@ def available_backends():
 
 
 def gpu_available(name):
-    """Whether backend ``name`` (``"torch"``, ``"cupy"``, ``"jax"``; a ``":cuda"`` suffix is
-    ignored) is installed and sees a GPU.  Never raises."""
+    """Whether a backend is installed and sees a GPU; never raises.
+
+    Parameters
+    ----------
+    name : str
+        ``"torch"``, ``"cupy"`` or ``"jax"`` (a ``":cuda"`` suffix is ignored); any other
+        name gives False.
+
+    Returns
+    -------
+    bool
+    """
     lib = name.split(":")[0]
     try:
         if lib == "torch":
@@ -385,12 +397,8 @@ def asarray(x, *, xp, device=None, dtype=None):
     A host NumPy array is cast on the host first, then transferred in one copy.
     """
     if _is_array(x) and array_api_compat.array_namespace(x) is not xp:
-        from nmfdnn._host import to_numpy
-
         x = to_numpy(x)
     if not _is_array(x):
-        from nmfdnn._host import numpy_dtype_name, to_host
-
         x = to_host(x, dtype=numpy_dtype_name(dtype) if dtype is not None else None)
     return xp.asarray(x, dtype=dtype, device=device)
 
@@ -398,7 +406,16 @@ def asarray(x, *, xp, device=None, dtype=None):
 def sync(*arrays):
     """Block until device work producing ``arrays`` is finished (for timings).
 
-    Returns the arrays (a single one unwrapped) so that it can wrap a call.
+    Parameters
+    ----------
+    *arrays : arrays or None
+        Arrays of any backend (None is skipped). NumPy and array-api-strict arrays are ready
+        already; torch (CUDA), CuPy and JAX arrays are waited for.
+
+    Returns
+    -------
+    array or tuple of arrays
+        The arguments (a single one unwrapped), so that ``sync`` can wrap a call.
     """
     for a in arrays:
         if a is None:

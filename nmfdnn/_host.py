@@ -8,8 +8,12 @@ The same seed therefore gives the same draws on every backend.
 
 from __future__ import annotations
 
+import warnings
+
 import array_api_compat
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils.multiclass import check_classification_targets
 
 __all__ = [
     "check_random_state",
@@ -25,6 +29,21 @@ def check_random_state(random_state=None):
     """A :class:`numpy.random.Generator` from ``None``, an int, a Generator or a RandomState.
 
     Global seeds (``np.random.seed``, ``torch.manual_seed``) are never touched.
+
+    Parameters
+    ----------
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        ``None``: fresh OS entropy; an int: a seeded Generator; a Generator: itself; a
+        RandomState: a Generator seeded by one draw from it.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Raises
+    ------
+    ValueError
+        For any other type.
     """
     if isinstance(random_state, np.random.Generator):
         return random_state
@@ -59,6 +78,16 @@ def to_numpy(x):
     """Copy an array of any supported backend to a host NumPy array (for reporting/tests).
 
     Never use inside an iteration: on a GPU this is a device-to-host synchronization.
+
+    Parameters
+    ----------
+    x : array or None
+        An array of NumPy, torch, CuPy, JAX or array-api-strict.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``x`` itself when it is a NumPy array (or None).
     """
     if x is None or isinstance(x, np.ndarray):
         return x
@@ -145,15 +174,9 @@ def encode_labels(y, n_samples=None):
         Continuous or multi-output targets, NaN, a count that differs from ``n_samples``, or
         fewer than two classes.
     """
-    from sklearn.utils.multiclass import check_classification_targets
-
     check_host_input(y, "y")
     y = to_numpy(y) if array_api_compat.is_array_api_obj(y) else np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
-        import warnings
-
-        from sklearn.exceptions import DataConversionWarning
-
         warnings.warn("A column-vector y was passed when a 1d array was expected. Please change "
                       "the shape of y to (n_samples, ), for example using ravel().",
                       DataConversionWarning, stacklevel=3)

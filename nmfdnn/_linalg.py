@@ -4,20 +4,24 @@ Every pseudo-inverse and ridge solve of nmfdnn goes through this module.  For a 
 (p × m, m the number of samples) only the p × p Gram matrix ``A Aᵀ`` is formed (one GEMM); an
 m × m matrix is never formed.
 
-- With a ridge term λ > 0 the Gram matrix plus λI is symmetric positive definite and a linear
-  solve replaces the inverse.
+- With a ridge term λ > 0 the Gram matrix plus λI is symmetric positive definite: a Cholesky
+  factorization and two triangular solves replace the inverse (:func:`spd_solve`, one dispatch
+  to the backend's own routines).  λ is honoured as given in every dtype; only where the
+  factorization fails in working precision is a diagonal jitter added, and reported.
 - With λ = 0 the pseudo-inverse comes from ``eigh`` of the Gram matrix truncated at
   ``rcond² · λ_max`` (the eigenvalues of ``A Aᵀ`` are the squared singular values of ``A``).
 
-A singular Gram matrix is therefore regularized (a diagonal floor of ``n·eps·|G_ii|`` is
-kept even for λ = 0 in ridge mode, and the eigen-truncation discards null directions), so a rank
-deficient problem never yields NaN.
+A rank deficient problem therefore never yields NaN: the eigen-truncation discards null
+directions, and the jitter keeps a nearly singular ridge system solvable.
 """
 
 from __future__ import annotations
 
+import importlib
 import numbers
+import warnings
 
+import array_api_compat
 import array_api_extra as xpx
 from array_api_compat import device as _device
 
@@ -25,6 +29,10 @@ __all__ = [
     "gram_pinv",
     "pinv_small",
     "ridge_solve_right",
+    "ridge_solve_left",
+    "spd_solve",
+    "jitter_events",
+    "CholeskyJitterWarning",
     "solve_gram_right",
     "lstsq_right",
     "lstsq_left",
@@ -104,22 +112,230 @@ def pinv_small(A, rcond=None, *, xp):
     return A.T @ gram_pinv(A @ A.T, rcond=rcond, xp=xp)
 
 
-def _ridge_floor(G, *, xp):
-    """Per-entry diagonal floor ``n·eps·|G_ii|`` (``eps·max|diag G|`` where ``G_ii = 0``).
+class CholeskyJitterWarning(RuntimeWarning):
+    """A ridge system ``G + Λ`` was not positive definite in working precision: its Cholesky
+    factorization failed and was repeated with a diagonal jitter (see :func:`spd_solve`)."""
 
-    Relative to each row's own scale, so that one large diagonal entry (the bias row of a
-    Gram matrix ``Ṽ Ṽᵀ`` holds the batch size m) does not swamp the small ones: a floor of
-    ``n·eps·max|diag G|`` is ≈ 0.05 for the reduced first layer on MNIST in float32 (r = 91,
-    m = 5000), comparable to the entries ≈ 0.08 of ``V_J V_Jᵀ``, and acted as a huge ridge.
+
+_JITTER_EVENTS = [0]
+#: Device counters of jittered factorizations on accelerators, read only by :func:`jitter_events`
+#: (no host synchronization inside the solves): ``{device key: 0-d integer array}``.
+_PENDING = {}
+
+
+def jitter_events(reset=False):
+    """How many Cholesky factorizations needed a jitter since the start (or the last reset).
+
+    On an accelerator the failures are counted on the device (no synchronization inside the
+    solves); reading them here is the synchronization, and warns
+    (:class:`CholeskyJitterWarning`) if any occurred.  The estimators read it once per ``fit``.
+
+    Parameters
+    ----------
+    reset : bool, default=False
+        Set the counter back to zero after reading it.
+
+    Returns
+    -------
+    int
     """
-    n = G.shape[0]
-    diag = xp.abs(xp.linalg.diagonal(G))
-    eps = xp.finfo(G.dtype).eps
-    return xp.where(diag > 0, n * eps * diag, eps * xp.max(diag))
+    pending = sum(int(c) for c in _PENDING.values())
+    _PENDING.clear()
+    if pending:
+        _JITTER_EVENTS[0] += pending - 1
+        _report_jitter()
+    count = _JITTER_EVENTS[0]
+    if reset:
+        _JITTER_EVENTS[0] = 0
+    return count
+
+
+def _count_on_device(failed, key, *, xp):
+    """Add a device flag to the device counter of ``key`` (no host read)."""
+    flag = xp.astype(failed, xp.int32)
+    _PENDING[key] = flag if key not in _PENDING else _PENDING[key] + flag
+
+
+def _report_jitter(*_):
+    _JITTER_EVENTS[0] += 1
+    warnings.warn(
+        "a ridge Gram system was not positive definite in working precision; its Cholesky "
+        "factorization was repeated with a diagonal jitter (a multiple of n·eps·|G_ii|); a "
+        "larger ridge λ, float64, or fewer collinear features avoid it",
+        CholeskyJitterWarning,
+        stacklevel=3,
+    )
+
+
+#: Jitter levels tried after a failed factorization, in units of ``n·eps·|G_ii|``.
+_JITTER_LEVELS = (10.0, 1e3, 1e5)
+
+
+def _jitter(J, level, *, xp):
+    """``J + level · n·eps·diag(|J_ii|)`` (``eps·max|J_ii|`` where ``J_ii = 0``).
+
+    Relative to each row's own scale: Cholesky's rounding errors are invariant under a diagonal
+    scaling, so the jitter that makes the factorization succeed is a multiple of ``n·eps`` of
+    the *scaled* matrix (one large diagonal entry, such as the bias row holding the batch
+    size, must not swamp the small ones).
+    """
+    n = J.shape[0]
+    diag = xp.abs(xp.linalg.diagonal(J))
+    eps = xp.finfo(J.dtype).eps
+    d = xp.where(diag > 0, (level * n * eps) * diag, eps * xp.max(diag))
+    return J + xpx.create_diagonal(d, xp=xp)
+
+
+def _factor_ok(L, *, xp):
+    """Device flag: ``L`` is a complete Cholesky factor, i.e. its diagonal is positive and
+    finite.  A failed LAPACK/cuSOLVER ``potrf`` leaves a non-positive or NaN pivot there, JAX
+    fills the factor with NaN; a NaN or inf anywhere in the factor reaches a later pivot
+    (``L_ii² = J_ii − Σ_j L_ij²``), so the diagonal is enough, whatever the other triangle holds.
+    """
+    d = xp.linalg.diagonal(L)
+    return xp.all(d > 0) & xp.all(xp.isfinite(d))
+
+
+def _nan_like(B, *, xp):
+    """The answer of a system no jitter made positive definite (NaN or inf entries in ``G``):
+    NaN, for the trainers' divergence checks to see."""
+    return xp.full(B.shape, xp.nan, dtype=B.dtype, device=_device(B))
+
+
+def _solve_numpy(J, B, xp):
+    sla = importlib.import_module("scipy.linalg")
+    for level in (None, *_JITTER_LEVELS):
+        A = J if level is None else _jitter(J, level, xp=xp)
+        try:
+            factor = sla.cho_factor(A, lower=True, overwrite_a=level is not None,
+                                    check_finite=False)
+        except sla.LinAlgError:
+            continue
+        if not _factor_ok(factor[0], xp=xp):  # OpenBLAS lets a NaN pivot through
+            continue
+        if level is not None:
+            _report_jitter()
+        return sla.cho_solve(factor, B, check_finite=False)
+    _report_jitter()
+    return _nan_like(B, xp=xp)
+
+
+def _select_factor(J, xp, cholesky):
+    """Accelerators: the factor of ``J`` where it succeeds, else of ``J`` jittered at 10³·n·eps
+    (both factorized, the choice made with ``where`` on the device: an (n+1)³/3 factorization
+    costs far less than a host synchronization), the failure counted on the device."""
+    L = cholesky(J)
+    ok = _factor_ok(L, xp=xp)
+    Lj = cholesky(_jitter(J, _JITTER_LEVELS[1], xp=xp))
+    _count_on_device(xp.logical_not(ok), str(_device(J)), xp=xp)
+    return xp.where(ok, L, Lj)
+
+
+def _solve_torch(J, B, xp):
+    torch = importlib.import_module("torch")
+    if J.device.type != "cpu":
+        L = _select_factor(J, xp, lambda A: torch.linalg.cholesky_ex(A)[0])
+        return torch.cholesky_solve(B, L)
+    for level in (None, *_JITTER_LEVELS):
+        A = J if level is None else _jitter(J, level, xp=xp)
+        L, info = torch.linalg.cholesky_ex(A)
+        if bool((info == 0) & _factor_ok(L, xp=xp)):  # a host read: free on the CPU
+            if level is not None:
+                _report_jitter()
+            return torch.cholesky_solve(B, L)
+    _report_jitter()
+    return _nan_like(B, xp=xp)
+
+
+def _solve_cupy(J, B, xp):
+    importlib.import_module("cupy")
+    csla = importlib.import_module("cupyx.scipy.linalg")
+    # CuPy's cholesky does not raise by default (a failed factor holds NaN): no host read
+    L = _select_factor(J, xp, xp.linalg.cholesky)
+    Y = csla.solve_triangular(L, B, lower=True, check_finite=False)
+    return csla.solve_triangular(L, Y, lower=True, trans="T", check_finite=False)
+
+
+def _solve_jax(J, B, xp):
+    # no host read: ``lax.cond`` on a device flag, jit-able; the jittered factorization runs
+    # only where the first one failed, and the report is a host callback from that branch
+    jax = importlib.import_module("jax")
+    jsla = importlib.import_module("jax.scipy.linalg")
+
+    def jittered(A):
+        jax.debug.callback(_report_jitter)
+        return jsla.cholesky(_jitter(A, _JITTER_LEVELS[0], xp=xp), lower=True)
+
+    L = jsla.cholesky(J, lower=True)
+    L = jax.lax.cond(_factor_ok(L, xp=xp), lambda A: L, jittered, J)
+    return jsla.cho_solve((L, True), B)
+
+
+def _solve_generic(J, B, xp):
+    # the array API has ``cholesky`` but no triangular solve: a general (LU) solve, checked
+    # once on the host (the namespaces that land here, such as array-api-strict, are host-side)
+    for level in (None, *_JITTER_LEVELS):
+        A = J if level is None else _jitter(J, level, xp=xp)
+        try:
+            X = xp.linalg.solve(A, B)
+        except (ValueError, RuntimeError):  # a LinAlgError for an exactly singular matrix
+            continue
+        if bool(xp.all(xp.isfinite(X))):
+            if level is not None:
+                _report_jitter()
+            return X
+    _report_jitter()
+    return _nan_like(B, xp=xp)
+
+
+def spd_solve(J, B, *, xp):
+    """``X = J⁻¹ B`` for a symmetric positive definite ``J`` by Cholesky, ``J = L Lᵀ``, and two
+    triangular solves ``L Y = B``, ``Lᵀ X = Y`` (ALGORITHMS.md §1.4).
+
+    One dispatch on the namespace, each backend imported by name only when its namespace is
+    already in use: ``scipy.linalg`` (``cho_factor``/``cho_solve``) for NumPy,
+    ``torch.linalg.cholesky_ex`` + ``torch.cholesky_solve`` for PyTorch,
+    ``jax.scipy.linalg`` for JAX, ``cupy.linalg.cholesky`` + ``cupyx.scipy.linalg``'s
+    triangular solves for CuPy, and the general ``xp.linalg.solve`` for any other namespace
+    (array-api-strict).
+
+    ``J`` is used as given.  Only where the factorization fails (a non-positive or non-finite
+    pivot: ``J`` is not positive definite in working precision) is it repeated with a diagonal
+    jitter ``c·n·eps·|J_ii|``, c = 10, 10³, 10⁵ in turn; each such event is counted
+    (:func:`jitter_events`) and warned about (:class:`CholeskyJitterWarning`).  Where no
+    jitter helps (NaN or inf in ``J``) the result is NaN.  On the CPU the failure is read on
+    the host (free there); on a GPU (PyTorch CUDA, CuPy) both the plain and the 10³-jittered
+    factorizations are computed and the valid one is selected on the device, the failures
+    counted there and read by :func:`jitter_events` (no host synchronization inside a solve);
+    under JAX the fallback is a ``lax.cond`` (one jitter level, no host read, jit-able).
+
+    Parameters
+    ----------
+    J : array of shape (n, n)
+        Symmetric positive definite.
+    B : array of shape (n, k)
+    xp : namespace
+
+    Returns
+    -------
+    array of shape (n, k)
+    """
+    if array_api_compat.is_numpy_namespace(xp):
+        return _solve_numpy(J, B, xp)
+    if array_api_compat.is_torch_namespace(xp):
+        return _solve_torch(J, B, xp)
+    if array_api_compat.is_jax_namespace(xp):
+        return _solve_jax(J, B, xp)
+    if array_api_compat.is_cupy_namespace(xp):
+        return _solve_cupy(J, B, xp)
+    return _solve_generic(J, B, xp)
 
 
 def ridge_solve_right(G, B, lam, *, xp):
     """``X = B (G + Λ)⁻¹`` for a symmetric positive semi-definite ``G`` (solves ``X (G+Λ) = B``).
+
+    By Cholesky (:func:`spd_solve`): ``(G + Λ) Xᵀ = Bᵀ``.  Λ is exactly the λ given, in every
+    dtype; a jitter is added only where the factorization fails.
 
     Parameters
     ----------
@@ -127,20 +343,33 @@ def ridge_solve_right(G, B, lam, *, xp):
         Gram matrix.
     B : array of shape (k, n)
     lam : float or array of shape (n,)
-        Ridge weight(s) Λ = λI or diag(λ). Each entry is floored at ``n·eps·|G_ii|`` (or
-        ``eps·max|diag G|`` for a zero ``G_ii``) so that a singular ``G`` (dead units,
-        rank-deficient data) stays solvable.
+        Ridge weight(s) Λ = λI or diag(λ), > 0 for ``G + Λ`` to be positive definite.
     xp : namespace
 
     Returns
     -------
     array of shape (k, n)
     """
-    floor = _ridge_floor(G, xp=xp)
-    if isinstance(lam, numbers.Real):
-        lam = xp.full((G.shape[0],), float(lam), dtype=G.dtype, device=_device(G))
-    J = _add_diagonal(G, xp.maximum(lam, floor), xp=xp)
-    return xp.linalg.solve(J, B.T).T
+    return spd_solve(_add_diagonal(G, lam, xp=xp), B.T, xp=xp).T
+
+
+def ridge_solve_left(G, B, lam, *, xp):
+    """``X = (G + Λ)⁻¹ B`` for a symmetric positive semi-definite ``G`` (solves ``(G+Λ) X = B``).
+
+    See :func:`ridge_solve_right`.
+
+    Parameters
+    ----------
+    G : array of shape (n, n)
+    B : array of shape (n, k)
+    lam : float or array of shape (n,)
+    xp : namespace
+
+    Returns
+    -------
+    array of shape (n, k)
+    """
+    return spd_solve(_add_diagonal(G, lam, xp=xp), B, xp=xp)
 
 
 def solve_gram_right(G, B, lam=0.0, rcond=None, *, xp):

@@ -60,7 +60,7 @@ def adam_update(theta, grad, m, v, t, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e
 class AdamState:
     """First and second moment estimates (same structure as the parameters) and step count.
 
-    Attributes
+    Parameters
     ----------
     m, v : list of tuples of arrays
         Moments, one tuple per layer, shaped like the parameters.

@@ -17,7 +17,7 @@ __all__ = ["EpochRecord", "TrainingHistory"]
 class EpochRecord:
     """What one epoch reports (host values, read once at the end of the epoch).
 
-    Attributes
+    Parameters
     ----------
     epoch : int
         1-based epoch number.
@@ -47,7 +47,7 @@ class EpochRecord:
 class TrainingHistory:
     """Per-epoch records of a training run.
 
-    Attributes
+    Parameters
     ----------
     records : list of EpochRecord
         One per epoch run.

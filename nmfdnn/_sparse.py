@@ -22,9 +22,11 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.linalg import svds
 
 from nmfdnn._host import check_random_state, random_normal
 from nmfdnn._ops import cross_tilde, gram_tilde
+from nmfdnn.factorizations._init import _nndsvd
 from nmfdnn.factorizations._loop import iterate
 from nmfdnn.factorizations._nmf import nmf_step
 from nmfdnn.factorizations._semi_nmf import semi_nmf_step
@@ -144,8 +146,6 @@ def sparse_nmf_init(A, r, *, init, random_state, xp):
     """:func:`nmfdnn.factorizations.nmf_init` for a sparse ``A``: the same random draws, or
     NNDSVD(a) from the leading ``r`` singular triplets (``scipy.sparse.linalg.svds``, which
     needs ``r < min(n, m)``)."""
-    from nmfdnn.factorizations._init import _nndsvd
-
     n, m = A.shape
     dtype = A.dtype
     if init == "random":
@@ -159,8 +159,6 @@ def sparse_nmf_init(A, r, *, init, random_state, xp):
             f"n_components={r} must be < min(n_samples, n_features) = {min(n, m)} for "
             f"init={init!r} on sparse X (a truncated sparse SVD); use init='random'"
         )
-    from scipy.sparse.linalg import svds
-
     U, S, Vt = svds(A._A.astype(np.float64), k=r, random_state=0, solver="arpack")
     order = np.argsort(S)[::-1]
     svd = (U[:, order].astype(dtype), S[order].astype(dtype), Vt[order].astype(dtype))

@@ -7,7 +7,10 @@ once (evaluation is not part of any iteration).
 
 from __future__ import annotations
 
-from nmfdnn._host import check_random_state, to_numpy
+from sklearn.cluster import KMeans
+from sklearn.metrics import normalized_mutual_info_score
+
+from nmfdnn._host import check_random_state, to_host, to_numpy
 
 __all__ = ["kmeans_nmi"]
 
@@ -37,11 +40,6 @@ def kmeans_nmi(Z, labels, *, n_clusters=None, n_init=10, random_state=None):
     float
         NMI in [0, 1].
     """
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import normalized_mutual_info_score
-
-    from nmfdnn._host import to_host
-
     Zh = to_host(to_numpy(Z), dtype="float64")
     y = to_host(to_numpy(labels)).ravel()
     if Zh.ndim != 2 or Zh.shape[0] != y.shape[0]:

@@ -1,5 +1,9 @@
-"""Public test helpers, reusable downstream: backend-aware ``assert_close``."""
+"""Public test helpers, reusable downstream: backend-aware ``assert_close`` / ``assert_equal``.
 
-from nmfdnn._testing import assert_close, default_tolerance
+Both check the namespace, dtype, device and shape of a result before its values (the model is
+array-api-extra's ``xp_assert_close``).
+"""
 
-__all__ = ["assert_close", "default_tolerance"]
+from nmfdnn._testing import assert_close, assert_equal, default_tolerance
+
+__all__ = ["assert_close", "assert_equal", "default_tolerance"]

@@ -1,7 +1,9 @@
 """Backend fixtures: every solver test runs on every installed backend × dtype (× device).
 
 Select backends with ``--backend torch --backend numpy`` or ``NMFDNN_TEST_BACKENDS=torch,numpy``;
-default: all of them, skipping what is not installed (and GPU variants without a GPU).
+default: all of them. By default the GPU-only backends (torch:cuda, jax:cuda, cupy) are
+*deselected* where no GPU is present (one line of the terminal summary says so); a backend that is
+not installed is skipped with its reason; one asked for explicitly is never deselected.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ def pytest_addoption(parser):
     )
 
 
+#: Backends that run only on a GPU.
+GPU_ONLY = ("torch:cuda", "jax:cuda", "cupy")
+
+
 def _selected(config):
     chosen = config.getoption("--backend")
     if not chosen and os.environ.get("NMFDNN_TEST_BACKENDS"):
@@ -49,6 +55,43 @@ def pytest_generate_tests(metafunc):
         if unknown:
             raise pytest.UsageError(f"unknown backend(s) {unknown}; choose from {list(BACKENDS)}")
         metafunc.parametrize("backend", names, scope="session")
+
+
+def _explicit(config):
+    return bool(config.getoption("--backend") or os.environ.get("NMFDNN_TEST_BACKENDS"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect (not skip) the GPU-only backends' cases where no GPU is present, unless they
+    were asked for explicitly."""
+    if _explicit(config):
+        return
+    no_gpu = {}
+    keep, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec else None
+        if backend in GPU_ONLY:
+            if backend not in no_gpu:
+                no_gpu[backend] = not gpu_available(backend)
+            if no_gpu[backend]:
+                dropped.append(item)
+                continue
+        keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+        config._nmfdnn_deselected = (sorted(b for b, absent in no_gpu.items() if absent),
+                                     len(dropped))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    info = getattr(config, "_nmfdnn_deselected", None)
+    if info:
+        names, count = info
+        terminalreporter.write_line(
+            f"nmfdnn: {count} cases of the GPU-only backends {', '.join(names)} deselected: no "
+            "GPU here (ask for one with --backend NAME to run it anyway)")
 
 
 @pytest.fixture(scope="session")
@@ -114,13 +157,15 @@ class Problem:
     def assert_close(self, actual, desired, **tol):
         """``actual`` is in this problem's namespace, device and dtype, and close to
         ``desired`` (a host float64 reference or an array)."""
-        from nmfdnn._array_api import device_of, get_namespace
         from nmfdnn.testing import assert_close
 
-        assert get_namespace(actual) is self.xp, f"result left the namespace {self.xp.__name__}"
-        assert str(device_of(actual)) == str(self.device), (device_of(actual), self.device)
-        assert actual.dtype == self.dtype, f"dtype {actual.dtype}, expected {self.dtype}"
-        assert_close(actual, desired, **tol)
+        assert_close(actual, desired, xp=self.xp, device=self.device, dtype=self.dtype, **tol)
+
+    def assert_equal(self, actual, desired, **kw):
+        """As :meth:`assert_close`, values equal exactly."""
+        from nmfdnn.testing import assert_equal
+
+        assert_equal(actual, desired, xp=self.xp, device=self.device, dtype=self.dtype, **kw)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 from nmfdnn import to_numpy
 from nmfdnn._host import check_random_state
 from nmfdnn.baselines import adam_init, adam_step, glorot_init, loss_and_gradients
+from nmfdnn.testing import assert_close, assert_equal
 
 
 def _net(xp, device, dtype, sizes=(4, 6, 5, 3), m=7, seed=0):
@@ -43,8 +44,8 @@ def test_gradient_matches_finite_differences(xp, device, loss):
                 plus[i][j][idx] += h
                 minus[i][j][idx] -= h
                 fd[idx] = (loss_at(plus) - loss_at(minus)) / (2 * h)
-            np.testing.assert_allclose(to_numpy(grads[i][j]), fd, rtol=1e-5, atol=1e-8,
-                                       err_msg=f"layer {i} {'Wb'[j]}")
+            assert_close(grads[i][j], fd, rtol=1e-5, atol=1e-8, xp=xp, device=device,
+                         dtype=dtype, err_msg=f"layer {i} {'Wb'[j]}")
 
 
 @pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
@@ -69,7 +70,7 @@ def test_gradient_matches_torch_autograd(loss):
     assert float(value) == pytest.approx(L.item(), rel=1e-12)
     for layer, tlayer in zip(grads, tp):
         for g, t in zip(layer, tlayer):
-            np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-14)
+            assert_close(g, t.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
 def test_adam_matches_torch_optim_adam(xp, device, dtype):
@@ -96,8 +97,8 @@ def test_adam_matches_torch_optim_adam(xp, device, dtype):
     rtol = 1e-10 if dtype == xp.float64 else 1e-4
     for layer, t_layer in zip(params, tp):
         for p, t in zip(layer, t_layer):
-            assert p.dtype == dtype
-            np.testing.assert_allclose(to_numpy(p), t.detach().numpy(), rtol=rtol, atol=rtol)
+            assert_close(p, t.detach().numpy(), rtol=rtol, atol=rtol, xp=xp, device=device,
+                         dtype=dtype)
     assert state.t == 5
 
 
@@ -142,27 +143,41 @@ def test_epoch_equals_explicit_minibatch_steps(xp, device):
     assert float(mean_loss) == pytest.approx(np.mean(losses), rel=1e-12)
     for l1, l2 in zip(p1, p2):
         for a, b in zip(l1, l2):
-            np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-12)
+            assert_close(a, b, rtol=1e-12)  # same namespace, device and dtype
 
 
 def test_adam_moments_never_subnormal(xp, device, dtype):
     """Zero gradients make Adam's moments decay geometrically into the subnormal range, where
-    x86 arithmetic is 10-100x slower; adam_step flushes them to zero (far below any step)."""
-    tiny = float(xp.finfo(dtype).smallest_normal)
-    p = xp.ones((3, 2), dtype=dtype, device=device)
-    params = [(p, xp.ones((3, 1), dtype=dtype, device=device))]
+    x86 arithmetic is 10-100x slower; adam_step flushes them to zero (far below any step).
+
+    With g = 0 the moments are m ← β₁m and v ← β₂v: the expected moments are those products
+    computed on the host in the same dtype, with every subnormal result replaced by 0, and the
+    normal results unchanged (bit for bit)."""
+    name = "float32" if dtype == xp.float32 else "float64"
+    tiny = np.finfo(name).tiny  # the smallest normal number
+    # moments around the smallest normal: some decay below it, some stay above
+    m0 = (tiny * np.array([[1.05, 1.2], [2.0, 1.01], [1e3, 0.0]])).astype(name)
+    v0 = (tiny * np.array([[1.0005, 1.01], [0.5, 3.0], [1.0, 1e6]])).astype(name)
+    params = [(xp.ones((3, 2), dtype=dtype, device=device),
+               xp.ones((3, 1), dtype=dtype, device=device))]
     state = adam_init(params, xp=xp)
-    # moments just above the smallest normal number: one decay step crosses it
-    start = xp.full((3, 2), 1.05 * tiny, dtype=dtype, device=device)
-    state.m = [(start, state.m[0][1])]
-    state.v = [(start / 0.9 * 0.999 / 0.9, state.v[0][1])]  # v also decays below tiny at β2
+    state.m = [(xp.asarray(m0, device=device), state.m[0][1])]
+    state.v = [(xp.asarray(v0, device=device), state.v[0][1])]
     zeros = [tuple(xp.zeros_like(a) for a in params[0])]
-    _, new = adam_step(params, zeros, state, xp=xp)
-    for a in (new.m[0][0], new.v[0][0]):
-        host = to_numpy(a)
-        assert np.all((host == 0) | (np.abs(host) >= tiny)), host
-    # without the flush the plain decay would have left subnormal numbers
-    assert 0 < 0.9 * 1.05 * tiny < tiny
+    new_params, new = adam_step(params, zeros, state, beta1=0.9, beta2=0.999, xp=xp)
+
+    def flushed(a):
+        return np.where(np.abs(a) < tiny, np.zeros_like(a), a)
+
+    m_raw = m0 * np.asarray(0.9, dtype=name)
+    v_raw = v0 * np.asarray(0.999, dtype=name)
+    # the data do reach the subnormal range (else this test could not see a missing flush)
+    assert np.any((m_raw != 0) & (np.abs(m_raw) < tiny))
+    assert np.any((v_raw != 0) & (np.abs(v_raw) < tiny))
+    assert_equal(new.m[0][0], flushed(m_raw), xp=xp, device=device, dtype=dtype)
+    assert_equal(new.v[0][0], flushed(v_raw), xp=xp, device=device, dtype=dtype)
+    # the parameters do not move: the step of a flushed moment is exactly 0
+    assert_equal(new_params[0][0], np.ones((3, 2)), xp=xp, device=device, dtype=dtype)
 
 
 def test_row_major_layout(xp, device):
@@ -173,6 +188,38 @@ def test_row_major_layout(xp, device):
     host = np.arange(12.0).reshape(3, 4)
     A = xp.asarray(host, device=device).T  # a transposed view
     B = row_major(A, xp=xp)
-    np.testing.assert_array_equal(to_numpy(B), host.T)
+    assert_equal(B, host.T, xp=xp, device=device)
     if isinstance(B, np.ndarray):
         assert not A.flags["C_CONTIGUOUS"] and B.flags["C_CONTIGUOUS"]
+
+
+def test_minibatch_step_runs_under_jax_jit():
+    """The BP mini-batch step is a pure function of arrays (no host synchronization): jitted
+    on JAX it gives NumPy's step (float64), Adam's step count traced as an array."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    from nmfdnn._array_api import namespace_from_name
+    from nmfdnn._optim import AdamState
+    from nmfdnn.baselines import backprop_minibatch_step
+
+    results = {}
+    for name in ("numpy", "jax"):
+        xp = namespace_from_name(name)
+        params, X, Y = _net(xp, None if name == "numpy" else jax.devices("cpu")[0], xp.float64)
+        state = adam_init(params, xp=xp)
+
+        def step(p, m, v, t, XJ, YJ, xp=xp):
+            p, st, value = backprop_minibatch_step(p, AdamState(m=m, v=v, t=t), XJ, YJ,
+                                                   loss="cross_entropy", lr=1e-2,
+                                                   weight_decay=1e-3, xp=xp)
+            return p, st.m, st.v, value
+
+        if name == "jax":
+            step = jax.jit(step)
+        p, m, v, t = params, state.m, state.v, xp.asarray(0)
+        for _ in range(3):
+            p, m, v, value = step(p, m, v, t, X, Y)
+            t = t + 1
+        results[name] = [np.asarray(a) for layer in p for a in layer] + [np.asarray(value)]
+    for a, b in zip(results["jax"], results["numpy"]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -8,9 +8,10 @@ import pytest
 from sklearn.base import clone
 
 import nmfdnn
-from nmfdnn import NumericalError, save_model, to_numpy
+from nmfdnn import NumericalError, save_model
 from nmfdnn.datasets import load_digits, make_disk, make_sin
 from nmfdnn.estimators import NMFNetworkClassifier, NMFNetworkRegressor
+from nmfdnn.testing import assert_close, assert_equal
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -22,14 +23,6 @@ def _one_blas_thread():
     with threadpool_limits(limits=1):  # BLAS and OpenMP (torch)
         yield
 
-
-
-def _skip_jax(backend):
-    """Whole training runs execute thousands of small array operations; JAX compiles every
-    primitive op by op outside jit, which makes these minutes long on 2 CPU cores. The trainer's
-    arithmetic is checked on JAX in tests/test_minibatch.py (one mini-batch vs NumPy)."""
-    if backend.startswith("jax"):
-        pytest.skip("full training runs are too slow op by op on JAX (see _skip_jax)")
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +40,7 @@ def _ns(name):
 # --- acceptance thresholds -------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a learning test: trains to an accuracy threshold
 def test_sin_toy_fits_with_bias_and_regularization():
     """§8 model 1: hidden [500], batch 50, 10 epochs, λ = (1e-2, 1e-2): MSE vs clean ≤ 0.02;
     without bias (bias-reg or the original method) the curve is not fitted."""
@@ -62,6 +56,7 @@ def test_sin_toy_fits_with_bias_and_regularization():
         assert mse_nb > 0.5 * baseline, (kw, mse_nb)
 
 
+@pytest.mark.slow  # a learning test: trains to an accuracy threshold
 def test_disk_toy_accuracy():
     """§8 model 2 (300 points, hidden [100, 500], the spec's mini-batch of 150, 20 epochs):
     ≥ 95 % test accuracy, averaged over seeds 0-2 (measured 95.0 / 96.2 / 96.1 %).
@@ -79,10 +74,10 @@ def test_disk_toy_accuracy():
     assert np.mean(plain) < np.mean(accs), (plain, accs)
 
 
+@pytest.mark.slow  # a learning test: trains to an accuracy threshold
 @pytest.mark.parametrize("method", ["bias-reg", "original"])
 def test_digits_accuracy_and_backend_agreement(digits, xp, device, backend, method):
     """Both methods ≥ 94 % on digits (80/20) on every backend; same seed, same result as NumPy."""
-    _skip_jax(backend)
     X, y, Xt, yt = digits
     params = dict(hidden_layer_sizes=(300,), method=method, max_epochs=5, random_state=0)
     clf = NMFNetworkClassifier(backend=xp, device=device, **params).fit(X, y)
@@ -92,9 +87,9 @@ def test_digits_accuracy_and_backend_agreement(digits, xp, device, backend, meth
     if backend != "numpy":
         ref = NMFNetworkClassifier(backend="numpy", **params).fit(X, y)
         d_ref = ref.decision_function(Xt)
-        d = to_numpy(clf.decision_function(Xt))
         scale = np.abs(d_ref).max()
-        np.testing.assert_allclose(d, d_ref, atol=2e-2 * scale)
+        # host data in, host scores out, float32 as the NumPy fit's
+        assert_close(clf.decision_function(Xt), d_ref, rtol=0, atol=2e-2 * scale)
         assert np.mean(clf.predict(Xt) == ref.predict(Xt)) >= 0.99
 
 
@@ -102,7 +97,6 @@ def test_digits_accuracy_and_backend_agreement(digits, xp, device, backend, meth
 
 
 def test_arrays_keep_their_namespace(xp, device, backend):
-    _skip_jax(backend)
     X, y, Xt, _ = make_disk(n_train=120, n_test=30, random_state=1)
     Xb, yb, Xtb = (xp.asarray(a, device=device) for a in (X, y, Xt))
     clf = NMFNetworkClassifier((20,), max_epochs=2, random_state=0).fit(Xb, yb)
@@ -144,7 +138,13 @@ def test_regressor_multi_output_and_float64():
 
 #: Checks expected to fail, with the reason (scikit-learn runs and reports them as xfail).
 EXPECTED_FAILED = {
-    NMFNetworkClassifier: {},
+    NMFNetworkClassifier: {
+        "check_methods_subset_invariance": (
+            "float32 GEMMs of different batch sizes round differently (≈1e-6, over the check's "
+            "atol=1e-7); in float64 the check passes (test_check_estimator_float64_passes_"
+            "everything)"
+        ),
+    },
     NMFNetworkRegressor: {
         "check_regressor_multioutput": (
             "float32 is the default compute dtype of nmfdnn (GPU-friendly); the check demands "
@@ -154,6 +154,8 @@ EXPECTED_FAILED = {
 }
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")  # printed below
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
 @pytest.mark.parametrize("Est", [NMFNetworkClassifier, NMFNetworkRegressor])
 def test_check_estimator(Est):
     from sklearn.utils.estimator_checks import check_estimator
@@ -168,11 +170,13 @@ def test_check_estimator(Est):
             print(f"{Est.__name__} {r['status']}: {r['check_name']}: {r['exception']}")
 
 
-def test_check_estimator_float64_regressor_passes_everything():
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
+@pytest.mark.parametrize("Est", [NMFNetworkClassifier, NMFNetworkRegressor])
+def test_check_estimator_float64_passes_everything(Est):
     from sklearn.utils.estimator_checks import check_estimator
 
-    results = check_estimator(NMFNetworkRegressor((20,), max_epochs=3, dtype="float64",
-                                                  random_state=0), on_fail=None)
+    results = check_estimator(Est((20,), max_epochs=3, dtype="float64", random_state=0),
+                              on_fail=None)
     failed = [r["check_name"] for r in results if r["status"] == "failed"]
     assert not failed, failed
 
@@ -184,14 +188,15 @@ def test_clone_pickle_and_params(digits):
     assert c2.get_params() == clf.get_params()
     clf.fit(X, y)
     blob = pickle.loads(pickle.dumps(clf))
-    np.testing.assert_array_equal(blob.predict(Xt), clf.predict(Xt))
+    assert_equal(blob.predict(Xt), clf.predict(Xt))
     assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
     assert list(clf.classes_) == list(range(10))
     assert [c.shape for c in clf.coefs_] == [(64, 50), (50, 10)]
     assert [b.shape for b in clf.intercepts_] == [(50,), (10,)]
 
 
-@pytest.mark.parametrize("target", ["numpy", "torch", "array_api_strict"])
+@pytest.mark.parametrize("target", ["numpy", "torch", "array_api_strict",
+                                    pytest.param("jax", marks=pytest.mark.slow)])  # jit: 6 s
 def test_save_load_across_backends(tmp_path, digits, target):
     _ns(target)
     X, y, Xt, _ = digits
@@ -200,16 +205,15 @@ def test_save_load_across_backends(tmp_path, digits, target):
     assert path.suffix == ".npz"
     loaded = nmfdnn.load_model(path, backend=target)
     assert loaded.backend_ == target
-    np.testing.assert_array_equal(to_numpy(loaded.predict(Xt)), clf.predict(Xt))
-    np.testing.assert_allclose(to_numpy(loaded.decision_function(Xt)),
-                               clf.decision_function(Xt), rtol=1e-6, atol=1e-6)
+    assert_equal(loaded.predict(Xt), clf.predict(Xt))  # host data in, host results out
+    assert_close(loaded.decision_function(Xt), clf.decision_function(Xt), rtol=1e-6, atol=1e-6)
     assert loaded.get_params()["hidden_layer_sizes"] == (40, 20)
     # regressor, float64 on load
     Xs, ys, Xst, _ = make_sin(random_state=0)
     reg = NMFNetworkRegressor((30,), batch_size=50, random_state=0).fit(Xs, ys)
     save_model(reg, tmp_path / "reg.npz")
     r2 = nmfdnn.load_model(tmp_path / "reg.npz", backend=target, dtype="float64")
-    np.testing.assert_allclose(to_numpy(r2.predict(Xst)), reg.predict(Xst), rtol=1e-5, atol=1e-5)
+    assert_close(r2.predict(Xst), reg.predict(Xst), rtol=1e-5, atol=1e-5, dtype=np.float64)
 
 
 def test_string_labels_and_validation_scores(digits):
@@ -304,7 +308,7 @@ def test_predict_checks_features_and_fitted(digits):
     X, y, Xt, _ = digits
     from sklearn.exceptions import NotFittedError
 
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="not fitted"):
         NMFNetworkClassifier().predict(Xt)
     clf = NMFNetworkClassifier((10,), max_epochs=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="expecting 64 features"):
@@ -313,6 +317,7 @@ def test_predict_checks_features_and_fitted(digits):
         clf.predict(np.full_like(Xt, np.nan))
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # expected
 def test_divergence_is_reported_by_the_estimator():
     X, y, _, _ = make_disk(n_train=100, random_state=0)
     with pytest.raises(NumericalError, match=r"epoch 1.*layer"):

@@ -44,11 +44,10 @@ def test_matches_sklearn_mu(problem, rng, init):
     assert type(W) is type(problem.dev(X))
     assert est.n_iter_ == 60
     err = np.linalg.norm(Xh - to_numpy(W) @ to_numpy(est.components_))
-    np.testing.assert_allclose(err, est.reconstruction_err_, rtol=1e-3)
+    assert est.reconstruction_err_ == pytest.approx(err, rel=1e-3)
     if init == "custom":  # same start: same iterates
         rtol = 1e-7 if problem.name == "float64" else 2e-2
-        np.testing.assert_allclose(to_numpy(est.components_), sk.components_, rtol=rtol,
-                                   atol=rtol)
+        problem.assert_close(est.components_, sk.components_, rtol=rtol, atol=rtol)
 
 
 def test_nndsvd_matches_sklearn_init(problem, rng):
@@ -61,15 +60,15 @@ def test_nndsvd_matches_sklearn_init(problem, rng):
         Wsk, Hsk = _initialize_nmf(Xh, 4, init=init, random_state=0)
         Wc, Hc = nmf_init(problem.dev(X).T, 4, init=init, xp=problem.xp)  # columns: A = Xᵀ
         tol = 1e-6 if problem.name == "float64" else 2e-3
-        np.testing.assert_allclose(to_numpy(Hc).T, Wsk, rtol=tol, atol=tol)
-        np.testing.assert_allclose(to_numpy(Wc).T, Hsk, rtol=tol, atol=tol)
+        problem.assert_close(Hc.T, Wsk, rtol=tol, atol=tol)
+        problem.assert_close(Wc.T, Hsk, rtol=tol, atol=tol)
 
 
 def test_random_init_seeded_and_nonnegative(problem, rng):
     X = problem.dev(_data(rng))
     a = NMF(4, init="random", random_state=3, max_iter=5).fit_transform(X)
     b = NMF(4, init="random", random_state=3, max_iter=5).fit_transform(X)
-    np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+    problem.assert_equal(a, b)
     assert np.all(to_numpy(a) >= 0)
 
 
@@ -85,14 +84,14 @@ def test_masked_entry_does_not_influence_fit(problem, rng):
     for data in (X, X2, X3):
         est = NMF(4, **kw)
         W = est.fit_transform(problem.dev(data), mask=problem.dev(mask))
-        fits.append((to_numpy(W), to_numpy(est.components_), est.reconstruction_err_))
+        fits.append((W, est.components_, est.reconstruction_err_))
     for W, H, err in fits[1:]:
-        np.testing.assert_array_equal(W, fits[0][0])
-        np.testing.assert_array_equal(H, fits[0][1])
+        problem.assert_equal(W, fits[0][0])
+        problem.assert_equal(H, fits[0][1])
         assert err == fits[0][2]
     # ... while the same change without the mask changes the fit
     W_nomask = to_numpy(NMF(4, **kw).fit_transform(problem.dev(X2)))
-    assert not np.allclose(W_nomask, fits[0][0])
+    assert not np.allclose(W_nomask, to_numpy(fits[0][0]))
 
 
 def test_mask_weighted_objective_decreases_and_all_ones_is_plain(problem, rng):
@@ -102,8 +101,7 @@ def test_mask_weighted_objective_decreases_and_all_ones_is_plain(problem, rng):
     a = NMF(4, **kw).fit(problem.dev(X), mask=problem.dev(ones))
     b = NMF(4, **kw).fit(problem.dev(X))
     rtol = 1e-10 if problem.name == "float64" else 1e-4
-    np.testing.assert_allclose(to_numpy(a.components_), to_numpy(b.components_), rtol=rtol,
-                               atol=rtol)
+    problem.assert_close(a.components_, b.components_, rtol=rtol, atol=rtol)
 
 
 def test_transform_inverse_transform_and_params(problem, rng):

@@ -34,6 +34,7 @@ __all__ = [
     "loss_and_gradients",
     "adam_init",
     "adam_step",
+    "backprop_minibatch_step",
     "LOSSES",
     "train_epoch",
     "train_backprop",
@@ -50,8 +51,12 @@ def glorot_init(layer_sizes, *, rng, xp, device=None, dtype):
     layer_sizes : sequence of int
         ``[n0, n1, ..., nd]`` (input, hidden..., output).
     rng : numpy.random.Generator
-    xp, device, dtype
-        Target namespace, device and dtype (one transfer per array).
+    xp : namespace
+        Target namespace.
+    device : device, optional
+        Target device (one transfer per array).
+    dtype : dtype
+        Target floating dtype.
 
     Returns
     -------
@@ -71,6 +76,21 @@ def forward(params, X, *, xp=None):
     """Forward pass; returns the activations ``[Z_0 = X, Z_1, ..., Z_{d−1}]`` and the output.
 
     .. math:: Z_i = f(W_i Z_{i−1} + b_i 1ᵀ),\\quad O = W_d Z_{d−1} + b_d 1ᵀ
+
+    Parameters
+    ----------
+    params : list of (W, b)
+        Layer weights ``W_i`` (n_i × n_{i−1}) and biases ``b_i`` (n_i × 1).
+    X : array of shape (n_0, m)
+        Inputs, one column per sample.
+    xp : namespace, optional
+
+    Returns
+    -------
+    Z : list of arrays
+        ``[X, Z_1, …, Z_{d−1}]``.
+    O : array of shape (n_d, m)
+        The network output.
     """
     xp = get_namespace(X, xp=xp)
     Z = [X]
@@ -130,6 +150,41 @@ def loss_and_gradients(params, X, Y, *, loss="mse", xp=None):
     return value, grads
 
 
+def backprop_minibatch_step(params, state, XJ, YJ, *, loss="mse", lr=1e-3, beta1=0.9,
+                            beta2=0.999, eps=1e-8, weight_decay=0.0, xp):
+    """One mini-batch of backpropagation with Adam: gradients, then one Adam (AdamW) step.
+
+    A pure function of arrays with static shapes (no host synchronization): it runs under
+    ``jax.jit`` (tested).
+
+    Parameters
+    ----------
+    params : list of (W, b)
+    state : AdamState
+    XJ : array of shape (n0, s)
+        The mini-batch's inputs.
+    YJ : array of shape (nd, s)
+        Its targets.
+    loss : {"mse", "cross_entropy"}, default="mse"
+    lr, beta1, beta2, eps : float, default=(1e-3, 0.9, 0.999, 1e-8)
+        Adam's settings.
+    weight_decay : float, default=0.0
+        Decoupled weight decay (AdamW) when > 0.
+    xp : namespace
+
+    Returns
+    -------
+    params : list of (W, b)
+    state : AdamState
+    value : 0-d array
+        The mini-batch loss before the step.
+    """
+    value, grads = loss_and_gradients(params, XJ, YJ, loss=loss, xp=xp)
+    params, state = adam_step(params, grads, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                              weight_decay=weight_decay, xp=xp)
+    return params, state, value
+
+
 def train_epoch(params, state, X, Y, order, *, batch_size=100, loss="mse", lr=1e-3,
                 beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, xp=None):
     """One epoch of mini-batch Adam over the columns of ``X`` in the given order.
@@ -161,10 +216,9 @@ def train_epoch(params, state, X, Y, order, *, batch_size=100, loss="mse", lr=1e
     n_batches = 0
     for start in range(0, m, batch_size):
         J = order[start:min(start + batch_size, m)]
-        value, grads = loss_and_gradients(params, xp.take(X, J, axis=1), xp.take(Y, J, axis=1),
-                                          loss=loss, xp=xp)
-        params, state = adam_step(params, grads, state, lr=lr, beta1=beta1, beta2=beta2,
-                                  eps=eps, weight_decay=weight_decay, xp=xp)
+        params, state, value = backprop_minibatch_step(
+            params, state, xp.take(X, J, axis=1), xp.take(Y, J, axis=1), loss=loss, lr=lr,
+            beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, xp=xp)
         total = value if total is None else total + value
         n_batches += 1
     return params, state, total / n_batches
@@ -178,7 +232,7 @@ class BackpropState:
     from it), continuing from a ``BackpropState`` gives the same weights, bit for bit, as the
     uninterrupted run.
 
-    Attributes
+    Parameters
     ----------
     epoch : int
         Epochs done.
@@ -213,8 +267,12 @@ def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="ms
         Initial parameters (:func:`glorot_init`).
     batch_size, max_epochs : int
     rng : numpy.random.Generator
-    loss, lr, beta1, beta2, eps, weight_decay
+    loss : {"mse", "cross_entropy"}, default="mse"
         See :func:`train_epoch`.
+    lr, beta1, beta2, eps : float, default=(1e-3, 0.9, 0.999, 1e-8)
+        Adam's settings (see :func:`train_epoch`).
+    weight_decay : float, default=0.0
+        Decoupled weight decay (AdamW) when > 0.
     score : callable, optional
         ``score(W_tilde) -> 0-d array``, evaluated after each epoch on the device.
     callback : callable, optional

@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST from the standard IDX files (never downloaded at run time)."""
+"""MNIST and Fashion-MNIST from the standard IDX files (downloaded only when asked for)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nmfdnn.datasets._download import BASE_URLS, fetch_mnist
+
 __all__ = ["load_mnist", "read_idx", "find_data_dir"]
 
 _KINDS = {"mnist": "mnist", "fashion": "fashion-mnist", "fashion-mnist": "fashion-mnist"}
@@ -16,10 +18,6 @@ _FILES = {
     "train_labels": "train-labels-idx1-ubyte",
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
-}
-_URLS = {
-    "mnist": "https://yann.lecun.com/exdb/mnist/ (or any mirror of the four IDX files)",
-    "fashion-mnist": "https://github.com/zalandoresearch/fashion-mnist (data/fashion/)",
 }
 
 
@@ -55,13 +53,26 @@ def read_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
 
 
-def _candidates(path, sub):
+def _cache_dir():
+    """pooch's cache directory for nmfdnn, if pooch is installed (no download)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pooch") is None:
+        return None
+    import pooch
+
+    return Path(pooch.os_cache("nmfdnn"))
+
+
+def _candidates(path, sub, cache=False):
     roots = []
     if path is not None:
         roots.append(Path(path).expanduser())
     env = os.environ.get("NMFDNN_DATA")
     if env:
         roots.append(Path(env).expanduser())
+    if cache and path is None and not env and _cache_dir() is not None:
+        roots.append(_cache_dir())  # where `nmfdnn fetch` puts files by default
     dirs = []
     for root in roots:
         dirs += [root, root / sub]
@@ -81,40 +92,65 @@ def find_data_dir(kind="mnist", path=None):
     """The directory holding the four IDX files of ``kind``.
 
     Looks in ``path`` and ``path/<kind dir>``, then in ``$NMFDNN_DATA`` and
-    ``$NMFDNN_DATA/<kind dir>`` (``mnist/`` or ``fashion-mnist/``).
+    ``$NMFDNN_DATA/<kind dir>`` (``mnist/`` or ``fashion-mnist/``); when neither is given, in
+    the download cache of :func:`fetch_mnist` (if pooch is installed).
+
+    Parameters
+    ----------
+    kind : {"mnist", "fashion"}, default="mnist"
+        MNIST or Fashion-MNIST.
+    path : str or path-like, optional
+        Directory to look in first.
+
+    Returns
+    -------
+    pathlib.Path
+        A directory holding the four files (optionally gzipped).
 
     Raises
     ------
+    ValueError
+        If ``kind`` is unknown.
     FileNotFoundError
         Saying where it looked and how to get the files.
     """
     if kind not in _KINDS:
         raise ValueError(f"kind must be 'mnist' or 'fashion', got {kind!r}")
     sub = _KINDS[kind]
-    looked = _candidates(path, sub)
+    looked = _candidates(path, sub, cache=True)
     for directory in looked:
         if all(_find_file(directory, stem) for stem in _FILES.values()):
             return directory
     where = ", ".join(str(p) for p in looked) or "nowhere (no path= given, NMFDNN_DATA unset)"
     names = ", ".join(s + "[.gz]" for s in _FILES.values())
     raise FileNotFoundError(
-        f"{sub} IDX files not found; looked in: {where}. nmfdnn never downloads data: get the four "
-        f"files {names} from {_URLS[sub]}, put them in a directory DIR/{sub}/ and pass "
-        f"path='DIR' (or `--data DIR` on the command line), or set NMFDNN_DATA=DIR."
+        f"{sub} IDX files not found; looked in: {where}. Download them (verified by SHA-256) "
+        f"with `nmfdnn fetch {kind.split('-')[0]}` (or `nmfdnn train --download`) or "
+        f"load_mnist(..., download=True), or get "
+        f"the four files {names} from {BASE_URLS[sub]}, put them in a directory DIR/{sub}/ and "
+        f"pass path='DIR' (`--data DIR` on the command line) or set NMFDNN_DATA=DIR."
     )
 
 
-def load_mnist(path=None, kind="mnist", *, dtype="float32"):
+def load_mnist(path=None, kind="mnist", *, dtype="float32", download=False, base_url=None):
     """Load MNIST (or Fashion-MNIST) from the standard IDX files.
+
+    Offline by default: nothing is downloaded unless ``download=True``.
 
     Parameters
     ----------
     path : str or Path, optional
         Directory holding the files, or its parent with a ``mnist/`` (``fashion-mnist/``)
-        sub-directory. Default: the ``NMFDNN_DATA`` environment variable.
+        sub-directory. Default: the ``NMFDNN_DATA`` environment variable, then the download
+        cache (:func:`get_data_home`).
     kind : {"mnist", "fashion"}, default="mnist"
     dtype : str, default="float32"
         Floating dtype of the images.
+    download : bool, default=False
+        If the files are not found, download them (:func:`fetch_mnist`, verified by SHA-256,
+        needs pooch) into ``path`` (default: :func:`get_data_home`) and load them.
+    base_url : str, optional
+        Mirror to download from (see :func:`fetch_mnist`).
 
     Returns
     -------
@@ -129,7 +165,12 @@ def load_mnist(path=None, kind="mnist", *, dtype="float32"):
     FileNotFoundError
         When the files are not found (the message says where it looked and how to get them).
     """
-    directory = find_data_dir(kind, path)
+    try:
+        directory = find_data_dir(kind, path)
+    except FileNotFoundError:
+        if not download:
+            raise
+        directory = fetch_mnist(kind, path, base_url=base_url)
     arrays = {key: read_idx(_find_file(directory, stem)) for key, stem in _FILES.items()}
 
     def images(a):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from sklearn.datasets import load_digits as _sk_digits
+from sklearn.model_selection import train_test_split
 
+from nmfdnn._array_api import resolve_namespace
 from nmfdnn._host import check_random_state
 
 __all__ = ["make_sin", "make_disk", "load_digits"]
@@ -15,8 +18,6 @@ def _out(arrays, xp, device, dtype):
     arrays = [a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays]
     if xp is None:
         return tuple(arrays)
-    from nmfdnn._array_api import resolve_namespace
-
     xp = resolve_namespace(xp)
     return tuple(xp.asarray(a, device=device) for a in arrays)
 
@@ -27,6 +28,23 @@ def make_sin(n_train=100, n_test=1000, *, noise=0.3, random_state=None, dtype="f
 
     ``n_train`` points ``x`` at regular intervals, ``ε ~ U(−noise, noise)``; ``n_test`` clean
     test points on the same interval.
+
+    Parameters
+    ----------
+    n_train : int, default=100
+        Training points.
+    n_test : int, default=1000
+        Test points.
+    noise : float, default=0.3
+        Half-width of the uniform noise on the training targets.
+    random_state : None, int or numpy Generator, default=None
+        Seed of the host draws.
+    dtype : {"float32", "float64"}, default="float32"
+        Dtype of the float arrays (labels stay int64).
+    xp : str, namespace or None, default=None
+        Backend of the returned arrays (``None``: NumPy).
+    device : str, device or None, default=None
+        Device of the returned arrays.
 
     Returns
     -------
@@ -46,8 +64,24 @@ def make_sin(n_train=100, n_test=1000, *, noise=0.3, random_state=None, dtype="f
 
 def make_disk(n_train=300, n_test=1000, *, random_state=None, dtype="float32", xp=None,
               device=None):
-    """Model 2 of the bias paper: points uniform on ``[−1, 1]²``, class 1 inside the circle
-    of radius ``sqrt(2/π)`` (half the area), class 0 outside.
+    """Model 2 of the bias paper: points inside or outside a disk, uniform on ``[−1, 1]²``.
+
+    Class 1 inside the circle of radius ``sqrt(2/π)`` (half the area), class 0 outside.
+
+    Parameters
+    ----------
+    n_train : int, default=300
+        Training points.
+    n_test : int, default=1000
+        Test points.
+    random_state : None, int or numpy Generator, default=None
+        Seed of the host draws.
+    dtype : {"float32", "float64"}, default="float32"
+        Dtype of the float arrays (labels stay int64).
+    xp : str, namespace or None, default=None
+        Backend of the returned arrays (``None``: NumPy).
+    device : str, device or None, default=None
+        Device of the returned arrays.
 
     Returns
     -------
@@ -73,6 +107,19 @@ def load_digits(test_size=0.2, *, random_state=0, dtype="float32", xp=None, devi
 
     Pixels scaled to ``[0, 1]``; a stratified split.
 
+    Parameters
+    ----------
+    test_size : float, default=0.2
+        Fraction of the images in the test set.
+    random_state : None, int or numpy Generator, default=0
+        Seed of the host draws.
+    dtype : {"float32", "float64"}, default="float32"
+        Dtype of the float arrays (labels stay int64).
+    xp : str, namespace or None, default=None
+        Backend of the returned arrays (``None``: NumPy).
+    device : str, device or None, default=None
+        Device of the returned arrays.
+
     Returns
     -------
     X_train : array of shape (n_train, 64)
@@ -80,9 +127,6 @@ def load_digits(test_size=0.2, *, random_state=0, dtype="float32", xp=None, devi
     X_test : array of shape (n_test, 64)
     y_test : array of shape (n_test,)
     """
-    from sklearn.datasets import load_digits as _sk_digits
-    from sklearn.model_selection import train_test_split
-
     d = _sk_digits()
     X = d.data / 16.0
     y = d.target.astype(np.int64)

@@ -17,12 +17,34 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from nmfdnn._host import to_numpy
 from nmfdnn.baselines import LOSSES, AdamState, BackpropState, glorot_init, train_backprop
 from nmfdnn.estimators._network_base import (
+    SHARED_PARAMETERS,
     BaseNetwork,
     NetworkClassifierMixin,
     NetworkRegressorMixin,
+    fill_doc,
 )
 
 __all__ = ["BackpropClassifier", "BackpropRegressor"]
+
+#: The parameters of backpropagation with Adam, in signature order (docstrings).
+_BP_PARAMETERS = """\
+    hidden_layer_sizes : sequence of int, default=(100,)
+        Widths of the hidden ReLU layers.
+    loss : {"mse", "cross_entropy"}, default="mse"
+        ``(1/2m)‖Y − O‖²`` as the papers, or softmax cross-entropy (classification only).
+    batch_size : int or "auto", default="auto"
+        ``"auto"``: ``min(100, n_samples)``.
+    max_epochs : int, default=10
+        Passes over the training data.
+    learning_rate : float, default=1e-3
+        Adam's step α.
+    beta_1, beta_2 : float, default=(0.9, 0.999)
+        Adam's moment decays.
+    epsilon : float, default=1e-8
+        Adam's ε.
+    alpha : float, default=0.0
+        Decoupled weight decay (AdamW) when > 0.
+"""
 
 
 class _BaseBackprop(BaseNetwork):
@@ -126,6 +148,7 @@ class _BaseBackprop(BaseNetwork):
         return [state.params[0][0].shape[1]] + [W.shape[0] for W, _ in state.params]
 
 
+@fill_doc(bp_parameters=_BP_PARAMETERS, shared_parameters=SHARED_PARAMETERS)
 class BackpropClassifier(ClassifierMixin, NetworkClassifierMixin, _BaseBackprop):
     """ReLU network classifier trained by backpropagation and Adam (the papers' baseline).
 
@@ -135,24 +158,7 @@ class BackpropClassifier(ClassifierMixin, NetworkClassifierMixin, _BaseBackprop)
 
     Parameters
     ----------
-    hidden_layer_sizes : sequence of int, default=(100,)
-    loss : {"mse", "cross_entropy"}, default="mse"
-        ``(1/2m)‖Y − O‖²`` as the papers, or softmax cross-entropy.
-    batch_size : int or "auto", default="auto"
-        ``"auto"``: ``min(100, n_samples)``.
-    max_epochs : int, default=10
-    learning_rate, beta_1, beta_2, epsilon : float
-        Adam's settings.
-    alpha : float, default=0.0
-        Decoupled weight decay (AdamW) when > 0.
-    early_stopping, validation_fraction, n_iter_no_change, tol, callbacks, verbose
-        As in :class:`NMFNetworkClassifier`.
-    warm_start, checkpoint, resume
-        As in :class:`NMFNetworkClassifier`; the state also holds Adam's moments and step
-        count, so a resumed or warm-started run equals the uninterrupted one bit for bit.
-    backend, device, dtype, random_state
-        As in :class:`NMFNetworkClassifier`.
-
+%(bp_parameters)s%(shared_parameters)s
     Attributes
     ----------
     coefs_, intercepts_, classes_, n_iter_, loss_curve_, validation_scores_, epoch_times_,
@@ -170,13 +176,16 @@ class BackpropClassifier(ClassifierMixin, NetworkClassifierMixin, _BaseBackprop)
     """
 
 
+@fill_doc(bp_parameters=_BP_PARAMETERS, shared_parameters=SHARED_PARAMETERS)
 class BackpropRegressor(RegressorMixin, NetworkRegressorMixin, _BaseBackprop):
     """ReLU network regressor trained by backpropagation and Adam (the papers' baseline).
 
-    The regression counterpart of :class:`BackpropClassifier` (same parameters; ``loss`` must
-    be ``"mse"``), with the targets, ``predict`` and ``score`` (R²) of
-    :class:`NMFNetworkRegressor`.
-    """
+    The regression counterpart of :class:`BackpropClassifier` (``loss`` must be ``"mse"``),
+    with the targets, ``predict`` and ``score`` (R²) of :class:`NMFNetworkRegressor`.
+
+    Parameters
+    ----------
+%(bp_parameters)s%(shared_parameters)s    """
 
     _parameter_constraints: dict = {
         **_BaseBackprop._parameter_constraints,

@@ -4,12 +4,18 @@
   ``dtype=`` or, when they are ``None``, from ``X`` itself (arrays keep their namespace).
 - :func:`to_backend` — validate an input (2-D, finite, optionally non-negative) and move it
   there once (host data are cast on the host first).
+- :func:`convert` — the conversion itself, non-numeric data refused naming the argument.
+- :func:`prepare_masked` — the same for ``X`` with an optional entry or sample mask.
 - :func:`like_input` — return a result in the namespace of the caller's input.
+- :func:`check_same_namespace` — refuse, after ``fit``, arrays of another library or device.
+- :data:`COMMON_CONSTRAINTS` — the rows of scikit-learn's ``_parameter_constraints`` table that
+  every estimator of the NMF family shares (backend, device, dtype, seed, verbosity).
 """
 
 from __future__ import annotations
 
 import array_api_compat
+from sklearn.utils._param_validation import HasMethods
 
 from nmfdnn._array_api import (
     asarray,
@@ -22,8 +28,20 @@ from nmfdnn._array_api import (
 from nmfdnn._host import check_host_input, to_host, to_numpy
 from nmfdnn._validation import check_matrix, check_positive_int
 
-__all__ = ["resolve_fit_backend", "to_backend", "like_input", "is_array", "check_ranks",
-           "check_2d", "check_same_namespace"]
+__all__ = ["COMMON_CONSTRAINTS", "resolve_fit_backend", "to_backend", "convert",
+           "prepare_masked", "like_input", "fitted_backend", "check_n_features",
+           "check_same_namespace", "is_array", "check_ranks", "check_2d"]
+
+#: Constraints (scikit-learn's ``_parameter_constraints`` format) of the parameters every
+#: estimator of the NMF family shares.  ``device`` and ``dtype`` are checked against the chosen
+#: backend by :func:`resolve_fit_backend`, which knows the backend's devices and dtypes.
+COMMON_CONSTRAINTS: dict = {
+    "backend": [None, str, HasMethods(["asarray"])],
+    "device": "no_validation",
+    "dtype": "no_validation",
+    "random_state": ["random_state", HasMethods(["permutation", "integers"])],
+    "verbose": ["verbose"],
+}
 
 
 def is_array(x):
@@ -131,6 +149,95 @@ def check_same_namespace(X, fitted, estimator, name="X"):
             f"was fitted with {xp_fit.__name__} on device {dev_fit}: inputs must use the "
             "fitted namespace and device (or be host NumPy/list data). Convert explicitly, "
             "or reload the model there with nmfdnn.load_model(path, backend=..., device=...)"
+        )
+
+
+def prepare_masked(X, mask, *, xp, device, dtype, nonnegative):
+    """``X`` and an entry mask as arrays of ``xp``; masked entries of ``X`` are set to 0.
+
+    The one check of ``X`` (and of ``mask``) of a ``fit``: the solvers called afterwards get
+    ``check_input=False``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Data; entries where the mask is 0 may hold NaN (missing values).
+    mask : array-like of shape (n_samples, n_features) or (n_samples,), or None
+        Entry weights, or sample weights broadcast along the features; ``≥ 0``.
+    xp : namespace
+    device : device
+    dtype : dtype
+    nonnegative : bool
+        Require the observed entries of ``X`` to be ``≥ 0``.
+
+    Returns
+    -------
+    X : array of shape (n_samples, n_features)
+        Zero where the mask is 0.
+    mask : array of shape (n_samples, n_features) or None
+
+    Raises
+    ------
+    TypeError
+        If ``X`` or ``mask`` is not real numeric data.
+    ValueError
+        If ``X`` is not 2-D, the mask has another shape, or an observed entry is not finite
+        (or negative when ``nonnegative``).
+    """
+    if mask is None:
+        return to_backend(X, xp=xp, device=device, dtype=dtype, nonnegative=nonnegative), None
+    Xa = convert(X, xp=xp, device=device, dtype=dtype, name="X")
+    M = convert(mask, xp=xp, device=device, dtype=dtype, name="mask")
+    if Xa.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {tuple(Xa.shape)}")
+    if M.ndim == 1 and M.shape[0] == Xa.shape[0]:
+        M = xp.broadcast_to(M[:, None], Xa.shape)
+    if tuple(M.shape) != tuple(Xa.shape):
+        raise ValueError(
+            f"mask must have the shape of X {tuple(Xa.shape)} (entry weights) or "
+            f"({Xa.shape[0]},) (sample weights), got {tuple(M.shape)}"
+        )
+    check_matrix(M, "mask", xp=xp, nonnegative=True)
+    Xa = xp.where(M > 0, Xa, xp.zeros_like(Xa))
+    check_matrix(Xa, "X (observed entries)", xp=xp, nonnegative=nonnegative)
+    return Xa, M
+
+
+def fitted_backend(arr):
+    """Namespace, device and dtype of a fitted attribute (where ``transform`` computes).
+
+    Parameters
+    ----------
+    arr : array
+        A fitted array attribute, e.g. ``components_``.
+
+    Returns
+    -------
+    xp : namespace
+    device : device
+    dtype : dtype
+    """
+    return array_api_compat.array_namespace(arr), array_api_compat.device(arr), arr.dtype
+
+
+def check_n_features(est, X):
+    """Refuse ``X`` whose number of features differs from the one seen in ``fit``.
+
+    Parameters
+    ----------
+    est : estimator
+        Fitted, with ``n_features_in_``.
+    X : array of shape (n_samples, n_features)
+
+    Raises
+    ------
+    ValueError
+        If ``X.shape[1] != est.n_features_in_``.
+    """
+    if X.shape[1] != est.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(est).__name__} was fitted with "
+            f"{est.n_features_in_}"
         )
 
 

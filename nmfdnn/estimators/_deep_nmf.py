@@ -3,15 +3,23 @@ baseline ``SSNMF``, as semi-supervised classifiers (samples are rows; unlabeled 
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace
-from array_api_compat import device as _device
+import numbers
+
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
 from nmfdnn._array_api import asarray
 from nmfdnn._host import check_random_state, random_uniform, to_numpy
-from nmfdnn._validation import check_nonnegative_scalar, check_positive_int
-from nmfdnn.estimators._base import check_ranks, like_input, resolve_fit_backend
-from nmfdnn.estimators._nmf import _prepare_masked
+from nmfdnn.estimators._base import (
+    COMMON_CONSTRAINTS,
+    check_n_features,
+    check_ranks,
+    fitted_backend,
+    like_input,
+    prepare_masked,
+    resolve_fit_backend,
+)
 from nmfdnn.factorizations._deep_nmf import deep_nmf, max_pool, pooling_support
 from nmfdnn.factorizations._init import nmf_init
 from nmfdnn.factorizations._nmf import nmf
@@ -47,8 +55,12 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
     check_every : int, default=10
     random_state : None, int or numpy Generator
     verbose : int, default=0
-    backend, device, dtype :
-        Array backend (``None``: that of ``X``), device and float dtype.
+    backend : str, namespace or None, default=None
+        Array backend to compute in; ``None``: the namespace of ``X``.
+    device : str, device or None, default=None
+        ``None``: the device of ``X`` (or the backend's default device).
+    dtype : {"float32", "float64"}, dtype or None, default=None
+        ``None``: ``X``'s floating dtype (float32 for integer or list input).
 
     Attributes
     ----------
@@ -69,6 +81,16 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
     """
 
+    _parameter_constraints: dict = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
+        "pool_width": [Interval(numbers.Integral, 0, None, closed="left")],
+        "lam": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "init_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "check_every": [Interval(numbers.Integral, 0, None, closed="left")],
+        **COMMON_CONSTRAINTS,
+    }
+
     def __init__(self, n_components=(50, 20), *, pool_width=0, lam=1.0, max_iter=200,
                  init_iter=100, check_every=10, random_state=None, verbose=0, backend=None,
                  device=None, dtype=None):
@@ -88,7 +110,7 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
         return check_ranks(self.n_components)
 
     def _support(self, n, segments, xp, dev):
-        w = check_positive_int(self.pool_width, "pool_width", minimum=0)
+        w = self.pool_width
         if w == 0 or len(self._ranks()) == 1:
             return None
         if segments is None:
@@ -104,10 +126,10 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
         """Forward propagation: NMF layer by layer, ``X⁽ˡ⁺¹⁾ = p(S⁽ˡ⁾)``."""
         As, Ss = [], []
         Xl, Ml = A0, M
-        n_init = check_positive_int(self.init_iter, "init_iter", minimum=0)
         for r in ranks:
             W, H = nmf_init(Xl, r, init="random", random_state=rng, xp=xp)
-            W, H, _ = nmf(Xl, W, H, n_iter=n_init, check_every=0, mask=Ml, xp=xp)
+            W, H, _ = nmf(Xl, W, H, n_iter=self.init_iter, check_every=0, mask=Ml,
+                          check_input=False, xp=xp)
             As.append(W)
             Ss.append(H)
             Xl = H if support is None else max_pool(H, support, xp=xp)[0]
@@ -131,14 +153,16 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        self
+        self : DeepNMF
+            The fitted estimator.
         """
+        self._validate_params()
+        ranks = self._ranks()
         xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
                                           dtype=self.dtype)
-        Xa, Mr = _prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
+        Xa, Mr = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
         n, m = Xa.shape
-        ranks = self._ranks()
-        lam = check_nonnegative_scalar(self.lam, "lam")
+        lam = float(self.lam)
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y (labels, -1 for unlabeled "
                              "samples), got None")
@@ -161,6 +185,9 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
         codes = xp.asarray([code.get(v, -1) for v in yh], device=dev)  # -1: unknown
         self.classes_ = to_numpy(asarray(classes, xp=xp, device=dev))
         K = len(classes)
+        # One-hot columns, zero for an unlabeled sample (code -1).  Not ``xpx.one_hot``: it
+        # leaves negative codes undefined, and on NumPy it returns a moved-axis (Fortran-order)
+        # view whose products round differently (1e-16) from the figures of docs/.
         Y = xp.astype(codes[None, :] == xp.arange(K, device=dev)[:, None], dt)
         Lmask = xp.astype(codes[None, :] >= 0, dt)
         rng = check_random_state(self.random_state)
@@ -171,9 +198,8 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
         B = random_uniform((len(self.classes_), ranks[-1]), rng=rng, low=0.0, high=1.0, xp=xp,
                            device=dev, dtype=dt)
         As, Ss, B, hist = deep_nmf(A0, As, Ss, B, Y, M=M, Lmask=Lmask, lam=lam, support=support,
-                                   n_iter=check_positive_int(self.max_iter, "max_iter",
-                                                             minimum=0),
-                                   check_every=self.check_every, xp=xp)
+                                   n_iter=self.max_iter, check_every=self.check_every,
+                                   check_input=False, xp=xp)
         self.components_, self.latents_, self.coef_ = As, Ss, B
         self._support_fit = support
         self.loss_curve_ = [float(v) for v in to_numpy(xp.stack(hist))] if hist else []
@@ -192,17 +218,26 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
         The ``S⁽ˡ⁾`` of the new columns are fitted by the same multiplicative updates with the
         ``A⁽ˡ⁾`` and ``B`` held fixed and no label term (``max_iter`` sweeps from a forward
         propagation with the fitted ``A⁽ˡ⁾``).
-        """
-        if not hasattr(self, "coef_"):
-            from sklearn.exceptions import NotFittedError
 
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet")
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Non-negative data (NaN allowed where ``mask`` is 0).
+        segments : array-like of shape (n_samples,), optional
+            Segment id per sample, as in :meth:`fit`.
+        mask : array-like of shape (n_samples, n_features), optional
+            Entry mask (0: missing).
+
+        Returns
+        -------
+        scores : array of shape (n_samples, n_classes)
+            In the namespace of ``X``.
+        """
+        check_is_fitted(self, "coef_")
         B = self.coef_
-        xp, dev, dt = array_namespace(B), _device(B), B.dtype
-        Xa, Mr = _prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
-        if Xa.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {Xa.shape[1]} features, but {type(self).__name__} was "
-                             f"fitted with {self.n_features_in_}")
+        xp, dev, dt = fitted_backend(B)
+        Xa, Mr = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
+        check_n_features(self, Xa)
         n = Xa.shape[0]
         support = self._support(n, segments, xp, dev)
         rng = check_random_state(self._rng_seed)
@@ -214,7 +249,7 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
         for A in As:  # forward propagation with the fitted dictionaries
             _, H = nmf_init(Xl, A.shape[1], init="random", random_state=rng, xp=xp)
             _, H, _ = nmf(Xl, A, H, n_iter=int(self.init_iter), check_every=0, update_w=False,
-                          mask=Ml, xp=xp)
+                          mask=Ml, check_input=False, xp=xp)
             Ss.append(H)
             Xl = H if support is None else max_pool(H, support, xp=xp)[0]
             Ml = None
@@ -222,11 +257,26 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
         Lmask = xp.zeros((1, n), dtype=dt, device=dev)
         _, Ss, _, _ = deep_nmf(A0, As, Ss, B, Y, M=M, Lmask=Lmask, lam=0.0, support=support,
                                n_iter=int(self.max_iter), check_every=0, update_factors=False,
-                               xp=xp)
+                               check_input=False, xp=xp)
         return like_input((B @ Ss[-1]).T, X)
 
     def predict(self, X, *, segments=None, mask=None):
-        """Labels of new samples: ``argmax_k`` of :meth:`decision_function` (host array)."""
+        """Labels of new samples: ``argmax_k`` of :meth:`decision_function`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Non-negative data (NaN allowed where ``mask`` is 0).
+        segments : array-like of shape (n_samples,), optional
+            Segment id per sample, as in :meth:`fit`.
+        mask : array-like of shape (n_samples, n_features), optional
+            Entry mask (0: missing).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Elements of ``classes_`` (host NumPy).
+        """
         scores = to_numpy(self.decision_function(X, segments=segments, mask=mask))
         return self.classes_[scores.argmax(axis=1)]
 
@@ -240,9 +290,29 @@ class SSNMF(DeepNMF):
     Parameters
     ----------
     n_components : int, default=20
-    lam, max_iter, init_iter, check_every, random_state, verbose, backend, device, dtype :
-        As in :class:`DeepNMF`.
+    lam : float, default=1.0
+        λ, weight of the label term.
+    max_iter : int, default=200
+        Sweeps of the multiplicative updates.
+    init_iter : int, default=100
+        Lee–Seung iterations of the initial NMF ``Xᵀ ≈ A S``.
+    check_every : int, default=10
+        Record the energy every ``check_every`` sweeps.
+    random_state : None, int or numpy Generator, default=None
+        Seed of the initial factors.
+    verbose : int, default=0
+    backend : str, namespace or None, default=None
+        Array backend to compute in; ``None``: the namespace of ``X``.
+    device : str, device or None, default=None
+        ``None``: the device of ``X`` (or the backend's default device).
+    dtype : {"float32", "float64"}, dtype or None, default=None
+        ``None``: ``X``'s floating dtype (float32 for integer or list input).
     """
+
+    _parameter_constraints: dict = {
+        **{k: v for k, v in DeepNMF._parameter_constraints.items() if k != "pool_width"},
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
 
     def __init__(self, n_components=20, *, lam=1.0, max_iter=200, init_iter=100,
                  check_every=10, random_state=None, verbose=0, backend=None, device=None,
@@ -253,4 +323,4 @@ class SSNMF(DeepNMF):
                          device=device, dtype=dtype)
 
     def _ranks(self):
-        return [check_positive_int(self.n_components, "n_components")]
+        return [self.n_components]

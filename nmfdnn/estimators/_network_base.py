@@ -31,6 +31,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from nmfdnn import _checkpoint
 from nmfdnn._array_api import get_namespace, namespace_name
 from nmfdnn._host import (
     check_host_input,
@@ -41,6 +42,7 @@ from nmfdnn._host import (
     to_host,
     to_numpy,
 )
+from nmfdnn._linalg import jitter_events
 from nmfdnn._ops import relu
 from nmfdnn._records import EpochRecord, TrainingHistory
 from nmfdnn.estimators._base import (
@@ -53,9 +55,63 @@ from nmfdnn.estimators._base import (
 )
 from nmfdnn.training import predict_columns
 
-__all__ = ["BaseNetwork", "NetworkClassifierMixin", "NetworkRegressorMixin", "network_class"]
+__all__ = ["BaseNetwork", "NetworkClassifierMixin", "NetworkRegressorMixin", "network_class",
+           "fill_doc", "SHARED_PARAMETERS"]
 
 _REGISTRY = {}
+
+#: The parameters every network estimator shares, in signature order (docstrings).
+SHARED_PARAMETERS = """\
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when the validation score
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs, keep the best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=5
+    tol : float, default=1e-4
+    backend : str, namespace or None, default=None
+        "numpy", "torch", "jax", "cupy", "array_api_strict" or a namespace: host data are moved
+        there once at ``fit``. ``None``: arrays keep their namespace, host data use NumPy.
+    device : str or device, default=None
+        "cpu", "cuda", "cuda:N" (``None``: the input's device or the backend default).
+    dtype : {"float32", "float64"} or None, default="float32"
+        ``None``: the input's floating dtype.
+    random_state : int, numpy Generator or None, default=None
+        Seeds the host draws (weights, permutations); the same seed gives the same draws on
+        every backend.
+    verbose : bool, default=False
+        Print one line per epoch.
+    callbacks : list of callables, default=None
+        ``cb(estimator, record)`` after every epoch (``record``: :class:`EpochRecord`);
+        returning True stops training.
+    warm_start : bool, default=False
+        ``fit`` continues the previous run (raw weights, averaging state, optimizer state —
+        Adam's moments and step count for backpropagation —, host generator and
+        early-stopping state) for ``max_epochs`` more epochs instead of starting afresh:
+        ``fit`` with ``max_epochs=a`` then ``b`` gives the weights of one ``fit`` with
+        ``a + b`` (same data), bit for bit.  Records accumulate.
+    checkpoint : str or path-like, default=None
+        After every epoch, write the full training state (raw and averaged weights,
+        optimizer and generator states, records, parameters and a fingerprint of the data)
+        to this file, atomically (a temporary file in the same folder, then a rename).
+    resume : bool, default=False
+        With ``checkpoint``: if the file exists, ``fit`` continues from it up to
+        ``max_epochs`` epochs in all, giving the same weights, bit for bit, as the run that was
+        never interrupted.  A checkpoint of other parameters or other data is refused
+        (ValueError); ``max_epochs`` may be raised to extend a run.  Without the file, ``fit``
+        starts afresh.
+"""
+
+
+def fill_doc(**parts):
+    """Class decorator: replace ``%(name)s`` in the docstring by ``parts[name]`` (shared
+    parameter sections, written once)."""
+    def decorate(cls):
+        doc = cls.__doc__
+        for name, text in parts.items():
+            doc = doc.replace(f"%({name})s", text)
+        cls.__doc__ = doc
+        return cls
+    return decorate
 
 
 def network_class(name):
@@ -246,6 +302,7 @@ class BaseNetwork(BaseEstimator):
                                  on_epoch=on_epoch, max_epochs=max_epochs)
         if self.early_stopping and stop_state["best_W"] is not None:
             W = stop_state["best_W"]
+        jitter_events()  # reads (and warns about) the jitter counted on an accelerator, once
         self.fit_time_ = time.perf_counter() - t0
         self._set_weights(W, sizes, xp=xp, device=dev, dtype=dtype)
         self.n_features_in_ = n0
@@ -284,16 +341,14 @@ class BaseNetwork(BaseEstimator):
     def _fingerprint(self, X, Y, *, xp):
         """Shape, dtype and SHA-256 of a strided sample and the sums of ``X`` and ``Y``
         (one small transfer); what a checkpoint must be resumed with."""
-        from nmfdnn import _io
-
         m = X.shape[0]
         step = max(1, m // 64)
         pos = xp.astype(xp.arange(m, device=array_api_compat.device(Y)), Y.dtype)
         sample = xp.concat([X[::step, :], Y.T[::step, :]], axis=1)
         sums = xp.concat([xp.sum(X, axis=0), xp.sum(X, axis=1), xp.sum(Y, axis=1),
                           xp.sum(Y * pos[None, :], axis=1)])
-        return _io.data_fingerprint((m, X.shape[1], Y.shape[0]), str(X.dtype),
-                                    to_numpy(sample), to_numpy(sums))
+        return _checkpoint.data_fingerprint((m, X.shape[1], Y.shape[0]), str(X.dtype),
+                                            to_numpy(sample), to_numpy(sums))
 
     def _resume_point(self, X, Y, *, xp, device):
         """Where ``fit`` starts: ``(None, max_epochs, fingerprint)`` for a fresh run, else the
@@ -310,14 +365,12 @@ class BaseNetwork(BaseEstimator):
                      "stop": stop}, loop.epoch + self.max_epochs, fp)
         if self.checkpoint is None or not self.resume or not os.path.exists(self.checkpoint):
             return None, self.max_epochs, fp
-        from nmfdnn import _io
-
         path = os.fspath(self.checkpoint)
-        arrays, meta = _io.read_checkpoint(path)
+        arrays, meta = _checkpoint.read_checkpoint(path)
         if meta.get("class") != type(self).__name__:
             raise ValueError(f"checkpoint {path} was written by {meta.get('class')}, not "
                              f"{type(self).__name__}; refusing to resume")
-        mine = _io.checkpoint_params(self)
+        mine = _checkpoint.checkpoint_params(self)
         theirs = meta.get("params", {})
         diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         if diff:
@@ -362,11 +415,9 @@ class BaseNetwork(BaseEstimator):
         return on_epoch
 
     def _write_checkpoint(self, fingerprint):
-        """The state after an epoch to ``checkpoint``, atomically (:mod:`nmfdnn._io`).
+        """The state after an epoch to ``checkpoint``, atomically (:mod:`nmfdnn._checkpoint`).
 
         Under MPI, give ``checkpoint`` on rank 0 only (the states are identical)."""
-        from nmfdnn import _io
-
         st = self._train_state_
         loop = st["loop"]
         arrays, meta = self._pack_state(loop)
@@ -374,7 +425,7 @@ class BaseNetwork(BaseEstimator):
         for i, Wi in enumerate(best_W or ()):
             arrays[f"best_W_{i}"] = to_numpy(Wi)
         meta.update(
-            {"class": type(self).__name__, "params": _io.checkpoint_params(self),
+            {"class": type(self).__name__, "params": _checkpoint.checkpoint_params(self),
              "data": fingerprint, "epoch": loop.epoch, "rng": st["rng"],
              "rng_start": st["rng_start"],
              "records": [asdict(r) for r in loop.history.records],
@@ -382,7 +433,7 @@ class BaseNetwork(BaseEstimator):
              "stop_best": st["stop"]["best"], "stop_bad": st["stop"]["bad"],
              "n_best": len(best_W or ())}
         )
-        _io.write_checkpoint(self.checkpoint, arrays, meta)
+        _checkpoint.write_checkpoint(self.checkpoint, arrays, meta)
 
     def partial_fit(self, X, y, classes=None):
         """One epoch (one pass of random mini-batches) over ``(X, y)``, continuing the run.
@@ -459,6 +510,7 @@ class BaseNetwork(BaseEstimator):
                                  callback=callback, xp=xp, device=dev, dtype=dtype,
                                  state=loop, on_epoch=on_epoch,
                                  max_epochs=(0 if loop is None else loop.epoch) + 1)
+        jitter_events()  # as in fit: the jitter counted on an accelerator, read once per call
         self.fit_time_ = getattr(self, "fit_time_", 0.0) * (not first) + time.perf_counter() - t0
         self._set_weights(W, sizes, xp=xp, device=dev, dtype=dtype)
         self.n_features_in_ = n0

@@ -8,21 +8,31 @@ is the solvers' ``A ≈ W_c H_c`` with ``W_c = Hᵀ`` and ``H_c = Wᵀ``.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
-from nmfdnn._host import check_random_state, random_uniform
+from nmfdnn._array_api import namespace_name
+from nmfdnn._host import check_random_state, numpy_dtype_name, random_uniform
 from nmfdnn._ops import neg, pos
-from nmfdnn._validation import (
-    check_matrix,
-    check_nonnegative_scalar,
-    check_positive_int,
+from nmfdnn._sparse import (
+    as_sparse_operand,
+    is_sparse,
+    sparse_nmf,
+    sparse_nmf_init,
+    sparse_semi_nmf,
+    sparse_semi_nmf_objective,
 )
 from nmfdnn.estimators._base import (
+    COMMON_CONSTRAINTS,
+    check_n_features,
     check_same_namespace,
-    convert,
+    fitted_backend,
     like_input,
+    prepare_masked,
     resolve_fit_backend,
     to_backend,
 )
@@ -34,22 +44,10 @@ from nmfdnn.factorizations._semi_nmf import semi_nmf, semi_nmf_objective
 __all__ = ["NMF", "SemiNMF"]
 
 
-def _check_fitted(est, attr="components_"):
-    if not hasattr(est, attr):
-        from sklearn.exceptions import NotFittedError
-
-        raise NotFittedError(f"this {type(est).__name__} is not fitted yet; call fit first")
-
-
-def _is_sparse(X):
-    return hasattr(X, "tocsr") and hasattr(X, "nnz")  # scipy.sparse (no import needed)
-
-
 def _sparse_operand(X, *, xp, dtype, nonnegative, est, mask=None):
     """``A = Xᵀ`` of a ``scipy.sparse`` ``X`` for the NumPy backend (host module
-    :mod:`nmfdnn._sparse`); other backends: a clear error."""
-    from nmfdnn._array_api import namespace_name
-
+    :mod:`nmfdnn._sparse`, which checks it once: the sparse solvers take it as is); other
+    backends: a clear error."""
     if namespace_name(xp) != "numpy":
         raise TypeError(
             f"sparse X is supported on the NumPy backend only ({type(est).__name__} computes "
@@ -58,10 +56,27 @@ def _sparse_operand(X, *, xp, dtype, nonnegative, est, mask=None):
     if mask is not None:
         raise ValueError("mask is not supported with sparse X (store only observed entries "
                          "and pass a dense X with a mask instead)")
-    from nmfdnn._host import numpy_dtype_name
-    from nmfdnn._sparse import as_sparse_operand
-
     return as_sparse_operand(X, dtype=numpy_dtype_name(dtype), nonnegative=nonnegative)
+
+
+def _resolve_backend(est, X):
+    """:func:`resolve_fit_backend` for dense or sparse ``X`` (sparse: NumPy by default, its
+    floating dtype kept when ``dtype=None``)."""
+    if not is_sparse(X):
+        return resolve_fit_backend(X, backend=est.backend, device=est.device, dtype=est.dtype)
+    dtype = est.dtype
+    if dtype is None and X.dtype.kind == "f":
+        dtype = str(X.dtype)
+    return resolve_fit_backend(None, backend=est.backend, device=est.device, dtype=dtype)
+
+
+def _fitted_backend(est, X, name="X"):
+    """Namespace, device and dtype of the fitted ``components_``; ``X`` must be host data,
+    sparse, or an array of that namespace and device (:func:`check_same_namespace`)."""
+    check_is_fitted(est, "components_")
+    if not is_sparse(X):
+        check_same_namespace(X, est.components_, type(est).__name__, name=name)
+    return fitted_backend(est.components_)
 
 
 def _check_custom_factor(A, shape, whom, *, xp, device, dtype, name):
@@ -76,31 +91,6 @@ def _check_custom_factor(A, shape, whom, *, xp, device, dtype, name):
     if not bool(xp.any(A > 0)):
         raise ValueError(f"Array passed to {whom} is full of zeros.")
     return A
-
-
-def _prepare_masked(X, mask, *, xp, device, dtype, nonnegative):
-    """``X`` and an entry mask as arrays of ``xp``; masked entries of ``X`` are set to 0.
-
-    ``mask`` may have the shape of ``X`` (entry weights) or ``(n_samples,)`` (sample weights).
-    Entries of ``X`` where the mask is 0 may hold NaN (missing values).
-    """
-    if mask is None:
-        return to_backend(X, xp=xp, device=device, dtype=dtype, nonnegative=nonnegative), None
-    Xa = convert(X, xp=xp, device=device, dtype=dtype, name="X")
-    M = convert(mask, xp=xp, device=device, dtype=dtype, name="mask")
-    if Xa.ndim != 2:
-        raise ValueError(f"X must be 2-D, got shape {tuple(Xa.shape)}")
-    if M.ndim == 1 and M.shape[0] == Xa.shape[0]:
-        M = xp.broadcast_to(M[:, None], Xa.shape)
-    if tuple(M.shape) != tuple(Xa.shape):
-        raise ValueError(
-            f"mask must have the shape of X {tuple(Xa.shape)} (entry weights) or "
-            f"({Xa.shape[0]},) (sample weights), got {tuple(M.shape)}"
-        )
-    check_matrix(M, "mask", xp=xp, nonnegative=True)
-    Xa = xp.where(M > 0, Xa, xp.zeros_like(Xa))
-    check_matrix(Xa, "X (observed entries)", xp=xp, nonnegative=nonnegative)
-    return Xa, M
 
 
 class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -130,10 +120,11 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     random_state : None, int or numpy Generator
         Seed of the host draws for ``init="random"``.
     verbose : int, default=0
-    backend : str, namespace or None
+    backend : str, namespace or None, default=None
         Array backend to compute in; ``None``: the namespace of ``X``.
-    device : str or None
-    dtype : {"float32", "float64"} or None
+    device : str, device or None, default=None
+        ``None``: the device of ``X`` (or the backend's default device).
+    dtype : {"float32", "float64"}, dtype or None, default=None
         ``None``: ``X``'s floating dtype (float32 for integer or list input).
 
     Attributes
@@ -152,6 +143,15 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     ``H_cᵀ`` and ``components_`` is ``W_cᵀ``, as scikit-learn's ``NMF`` notes the same swap.
     """
 
+    _parameter_constraints: dict = {
+        "n_components": [None, Interval(numbers.Integral, 1, None, closed="left")],
+        "init": [StrOptions(set(INITS) | {"custom"})],
+        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "check_every": [Interval(numbers.Integral, 0, None, closed="left")],
+        **COMMON_CONSTRAINTS,
+    }
+
     def __init__(self, n_components=None, *, init="nndsvda", max_iter=200, tol=1e-4,
                  check_every=10, random_state=None, verbose=0, backend=None, device=None,
                  dtype=None):
@@ -167,18 +167,38 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.dtype = dtype
 
     def fit(self, X, y=None, *, W=None, H=None, mask=None):
-        """Fit the factorization to ``X`` of shape (n_samples, n_features); returns ``self``."""
-        self.fit_transform(X, W=W, H=H, mask=mask)
-        return self
-
-    def fit_transform(self, X, y=None, *, W=None, H=None, mask=None):
-        """Fit and return ``W`` of shape (n_samples, n_components).
+        """Fit the factorization ``X ≈ W H``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Non-negative data (NaN allowed where ``mask`` is 0).
-        y : ignored
+        y : None
+            Ignored.
+        W : array-like of shape (n_samples, n_components), optional
+            Initial ``W`` for ``init="custom"``.
+        H : array-like of shape (n_components, n_features), optional
+            Initial ``H`` for ``init="custom"``.
+        mask : array-like of shape (n_samples, n_features) or (n_samples,), optional
+            Entry (or sample) weights ``≥ 0``; 0 marks a missing entry.
+
+        Returns
+        -------
+        self : NMF
+            The fitted estimator.
+        """
+        self.fit_transform(X, W=W, H=H, mask=mask)
+        return self
+
+    def fit_transform(self, X, y=None, *, W=None, H=None, mask=None):
+        """Fit ``X ≈ W H`` and return ``W``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Non-negative data (NaN allowed where ``mask`` is 0).
+        y : None
+            Ignored.
         W : array-like of shape (n_samples, n_components), optional
             Initial ``W`` for ``init="custom"``.
         H : array-like of shape (n_components, n_features), optional
@@ -191,32 +211,24 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         W : array of shape (n_samples, n_components)
             In the namespace of ``X`` (host NumPy for lists).
         """
-        sparse = _is_sparse(X)
-        xp, dev, dt = resolve_fit_backend(None if sparse else X, backend=self.backend,
-                                          device=self.device,
-                                          dtype=self.dtype if self.dtype or not sparse
-                                          else str(X.dtype) if X.dtype.kind == "f" else None)
+        self._validate_params()
+        sparse = is_sparse(X)
+        xp, dev, dt = _resolve_backend(self, X)
         if sparse:
-            Xa, M = None, None
             A = _sparse_operand(X, xp=xp, dtype=dt, nonnegative=True, est=self, mask=mask)
+            M = None
             n_features, n_samples = A.shape
         else:
-            Xa, M = _prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
+            Xa, M = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
+            A = Xa.T
             n_samples, n_features = Xa.shape
         r = n_features if self.n_components is None else self.n_components
-        if self.init not in INITS + ("custom",):
-            raise ValueError(f"init must be one of {INITS + ('custom',)}, got {self.init!r}")
-        r = check_positive_int(r, "n_components")
         if self.init in ("nndsvd", "nndsvda") and r > min(n_samples, n_features):
             raise ValueError(
                 f"n_components={r} is larger than min(n_samples, n_features) = "
                 f"{min(n_samples, n_features)}, the most init={self.init!r} (a truncated SVD) "
                 "allows; use init='random' or 'custom' for an overcomplete factorization"
             )
-        max_iter = check_positive_int(self.max_iter, "max_iter", minimum=0)
-        check_nonnegative_scalar(self.tol, "tol")
-        if not sparse:
-            A = Xa.T
         Mt = None if M is None else M.T
         if self.init == "custom":
             if W is None or H is None:
@@ -231,21 +243,14 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 warnings.warn("When init!='custom', provided W or H are ignored. Set "
                               "init='custom' to use them as initialization.", RuntimeWarning,
                               stacklevel=3)
-            if sparse:
-                from nmfdnn._sparse import sparse_nmf_init
-
-                Wc, Hc = sparse_nmf_init(A, r, init=self.init, random_state=self.random_state,
-                                         xp=xp)
-            else:
-                Wc, Hc = nmf_init(A, r, init=self.init, random_state=self.random_state, xp=xp)
+            init = sparse_nmf_init if sparse else nmf_init
+            Wc, Hc = init(A, r, init=self.init, random_state=self.random_state, xp=xp)
         if sparse:
-            from nmfdnn._sparse import sparse_nmf
-
-            (Wc, Hc), info = sparse_nmf(A, Wc, Hc, n_iter=max_iter, tol=self.tol,
+            (Wc, Hc), info = sparse_nmf(A, Wc, Hc, n_iter=self.max_iter, tol=self.tol,
                                         check_every=self.check_every, xp=xp)
         else:
-            Wc, Hc, info = nmf(A, Wc, Hc, n_iter=max_iter, tol=self.tol,
-                               check_every=self.check_every, mask=Mt, xp=xp)
+            Wc, Hc, info = nmf(A, Wc, Hc, n_iter=self.max_iter, tol=self.tol,
+                               check_every=self.check_every, mask=Mt, check_input=False, xp=xp)
         self.components_ = Wc.T
         self.n_components_ = r
         self.n_features_in_ = n_features
@@ -268,60 +273,51 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        mask : array-like, optional
+            Non-negative data (NaN allowed where ``mask`` is 0).
+        mask : array-like of shape (n_samples, n_features) or (n_samples,), optional
             As in :meth:`fit_transform`.
 
         Returns
         -------
         W : array of shape (n_samples, n_components)
+            In the namespace of ``X``.
         """
-        _check_fitted(self)
-        xp, dev, dt = _fitted_backend(self.components_, X, self)
-        n_iter = check_positive_int(self.max_iter, "max_iter", minimum=0)
-        if _is_sparse(X):
-            from nmfdnn._sparse import sparse_nmf
-
+        xp, dev, dt = _fitted_backend(self, X)
+        if is_sparse(X):
             A = _sparse_operand(X, xp=xp, dtype=dt, nonnegative=True, est=self, mask=mask)
-            _check_features(self, A.T)
+            check_n_features(self, A.T)
             avg = math.sqrt(A.mean() / self.n_components_)
             Hc = xp.full((self.n_components_, A.shape[1]), avg, dtype=dt, device=dev)
-            (_, Hc), _ = sparse_nmf(A, self.components_.T, Hc, n_iter=n_iter, tol=self.tol,
-                                    check_every=self.check_every, update_w=False, xp=xp)
+            (_, Hc), _ = sparse_nmf(A, self.components_.T, Hc, n_iter=self.max_iter,
+                                    tol=self.tol, check_every=self.check_every, update_w=False,
+                                    xp=xp)
             return Hc.T
-        Xa, M = _prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
-        _check_features(self, Xa)
+        Xa, M = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
+        check_n_features(self, Xa)
         A = Xa.T
         avg = math.sqrt(float(xp.mean(A)) / self.n_components_)
         Hc = xp.full((self.n_components_, A.shape[1]), avg, dtype=dt, device=dev)
-        _, Hc, _ = nmf(A, self.components_.T, Hc, n_iter=n_iter, tol=self.tol,
+        _, Hc, _ = nmf(A, self.components_.T, Hc, n_iter=self.max_iter, tol=self.tol,
                        check_every=self.check_every, update_w=False,
-                       mask=None if M is None else M.T, xp=xp)
+                       mask=None if M is None else M.T, check_input=False, xp=xp)
         return like_input(Hc.T, X)
 
     def inverse_transform(self, W):
-        """``X ≈ W H`` from ``W`` of shape (n_samples, n_components)."""
-        _check_fitted(self)
-        xp, dev, dt = _fitted_backend(self.components_, W, self, name="W")
+        """``X ≈ W H`` from ``W``.
+
+        Parameters
+        ----------
+        W : array-like of shape (n_samples, n_components)
+            Latent of some samples.
+
+        Returns
+        -------
+        X : array of shape (n_samples, n_features)
+            ``W @ components_``, in the namespace of ``W``.
+        """
+        xp, dev, dt = _fitted_backend(self, W, name="W")
         Wa = to_backend(W, xp=xp, device=dev, dtype=dt, name="W")
         return like_input(Wa @ self.components_, W)
-
-
-def _fitted_backend(arr, X=None, est=None, name="X"):
-    """Namespace, device and dtype of a fitted array; ``X`` (if given) must be host data or
-    of that namespace and device (:func:`check_same_namespace`)."""
-    from array_api_compat import array_namespace, device
-
-    if X is not None and not _is_sparse(X):
-        check_same_namespace(X, arr, type(est).__name__, name=name)
-    return array_namespace(arr), device(arr), arr.dtype
-
-
-def _check_features(est, Xa):
-    if Xa.shape[1] != est.n_features_in_:
-        raise ValueError(
-            f"X has {Xa.shape[1]} features, but {type(est).__name__} was fitted with "
-            f"{est.n_features_in_}"
-        )
 
 
 def _semi_nmf_v_step(A, U, V, *, lam_v, eps, xp):
@@ -370,8 +366,12 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Seed of the initial ``V`` (uniform on [0, 1) plus 0.2, drawn on the host, as the
         cluster-indicator-plus-0.2 start of Ding, Li & Jordan without the k-means).
     verbose : int, default=0
-    backend, device, dtype :
-        As in :class:`NMF`.
+    backend : str, namespace or None, default=None
+        Array backend to compute in; ``None``: the namespace of ``X``.
+    device : str, device or None, default=None
+        ``None``: the device of ``X`` (or the backend's default device).
+    dtype : {"float32", "float64"}, dtype or None, default=None
+        ``None``: ``X``'s floating dtype (float32 for integer or list input).
 
     Attributes
     ----------
@@ -384,6 +384,17 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     n_iter_ : int
     n_features_in_ : int
     """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "alpha_u": [Interval(numbers.Real, 0, None, closed="left")],
+        "alpha_v": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "check_every": [Interval(numbers.Integral, 0, None, closed="left")],
+        **COMMON_CONSTRAINTS,
+    }
 
     def __init__(self, n_components=2, *, fit_intercept=False, alpha_u=0.0, alpha_v=0.0,
                  max_iter=200, tol=1e-4, check_every=10, random_state=None, verbose=0,
@@ -402,42 +413,61 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.dtype = dtype
 
     def fit(self, X, y=None):
-        """Fit to ``X`` of shape (n_samples, n_features); returns ``self``."""
+        """Fit ``X ≈ V U + 1 bᵀ``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data of any sign.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SemiNMF
+            The fitted estimator.
+        """
         self.fit_transform(X)
         return self
 
     def fit_transform(self, X, y=None):
-        """Fit and return the non-negative latent ``V`` of shape (n_samples, n_components)."""
-        sparse = _is_sparse(X)
-        xp, dev, dt = resolve_fit_backend(None if sparse else X, backend=self.backend,
-                                          device=self.device,
-                                          dtype=self.dtype if self.dtype or not sparse
-                                          else str(X.dtype) if X.dtype.kind == "f" else None)
+        """Fit ``X ≈ V U + 1 bᵀ`` and return the non-negative latent ``V``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data of any sign.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        V : array of shape (n_samples, n_components)
+            Non-negative, in the namespace of ``X`` (host NumPy for lists).
+        """
+        self._validate_params()
+        sparse = is_sparse(X)
+        xp, dev, dt = _resolve_backend(self, X)
         if sparse:
             A = _sparse_operand(X, xp=xp, dtype=dt, nonnegative=False, est=self)
-            n_features, n_samples = A.shape
         else:
             A = to_backend(X, xp=xp, device=dev, dtype=dt).T
-            n_features, n_samples = A.shape
-        r = check_positive_int(self.n_components, "n_components")
-        lam_u = check_nonnegative_scalar(self.alpha_u, "alpha_u")
-        lam_v = check_nonnegative_scalar(self.alpha_v, "alpha_v")
-        n_iter = check_positive_int(self.max_iter, "max_iter", minimum=0)
+        n_features, n_samples = A.shape
+        r = self.n_components
+        lam_u, lam_v = float(self.alpha_u), float(self.alpha_v)
         rng = check_random_state(self.random_state)
         V = random_uniform((r, n_samples), rng=rng, xp=xp, device=dev, dtype=dt) + 0.2
         U = xp.zeros((n_features, r + int(bool(self.fit_intercept))), dtype=dt, device=dev)
         if sparse:
-            from nmfdnn._sparse import sparse_semi_nmf, sparse_semi_nmf_objective
-
-            (U, V), info = sparse_semi_nmf(A, U, V, n_iter=n_iter, lam_u=lam_u, lam_v=lam_v,
-                                           check_every=self.check_every, tol=self.tol, xp=xp)
+            (U, V), info = sparse_semi_nmf(A, U, V, n_iter=self.max_iter, lam_u=lam_u,
+                                           lam_v=lam_v, check_every=self.check_every,
+                                           tol=self.tol, xp=xp)
             objective = sparse_semi_nmf_objective
         else:
-            U, V, info = semi_nmf(A, U, V, n_iter=n_iter, lam_u=lam_u, lam_v=lam_v,
-                                  check_every=self.check_every, tol=self.tol, xp=xp)
-
-            def objective(A, U, V, *, xp):
-                return semi_nmf_objective(A, U, V, xp=xp)
+            U, V, info = semi_nmf(A, U, V, n_iter=self.max_iter, lam_u=lam_u, lam_v=lam_v,
+                                  check_every=self.check_every, tol=self.tol,
+                                  check_input=False, xp=xp)
+            objective = semi_nmf_objective
         self.components_ = U[:, :r].T
         self.intercept_ = U[:, r] if self.fit_intercept else None
         self._U_tilde = U
@@ -457,15 +487,28 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return self.n_components_
 
     def transform(self, X):
-        """Non-negative ``V`` for new data with ``U`` (and ``b``) held fixed."""
-        _check_fitted(self)
-        xp, dev, dt = _fitted_backend(self.components_, X, self)
-        if _is_sparse(X):
+        """Non-negative ``V`` for new data with ``U`` (and ``b``) held fixed.
+
+        Runs the ``V`` half of Algorithm 1 (``max_iter`` iterations from ``V = 1``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data of any sign.
+
+        Returns
+        -------
+        V : array of shape (n_samples, n_components)
+            Non-negative, in the namespace of ``X``.
+        """
+        xp, dev, dt = _fitted_backend(self, X)
+        sparse = is_sparse(X)
+        if sparse:
             A = _sparse_operand(X, xp=xp, dtype=dt, nonnegative=False, est=self)
-            _check_features(self, A.T)
+            check_n_features(self, A.T)
         else:
             Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
-            _check_features(self, Xa)
+            check_n_features(self, Xa)
             A = Xa.T
         r = self.n_components_
         eps = float(xp.finfo(dt).eps)
@@ -476,10 +519,7 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         def step(state):
             return (_semi_nmf_v_step(A, U, state[0], lam_v=lam_v, eps=eps, xp=xp),)
 
-        if _is_sparse(X):
-            from nmfdnn._sparse import sparse_semi_nmf_objective as objective_fn
-        else:
-            objective_fn = semi_nmf_objective
+        objective_fn = sparse_semi_nmf_objective if sparse else semi_nmf_objective
 
         def objective(state):
             return objective_fn(A, U, state[0], lam_v=lam_v, xp=xp)
@@ -487,12 +527,22 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         (V,), _ = iterate(step, (V,), objective, n_iter=int(self.max_iter),
                           check_every=self.check_every, tol=self.tol, what="SemiNMF.transform",
                           xp=xp)
-        return like_input(V.T, None if _is_sparse(X) else X)
+        return like_input(V.T, None if sparse else X)
 
     def inverse_transform(self, V):
-        """``X ≈ V U + 1bᵀ`` from ``V`` of shape (n_samples, n_components)."""
-        _check_fitted(self)
-        xp, dev, dt = _fitted_backend(self.components_, V, self, name="V")
+        """``X ≈ V U + 1bᵀ`` from ``V``.
+
+        Parameters
+        ----------
+        V : array-like of shape (n_samples, n_components)
+            Latent of some samples.
+
+        Returns
+        -------
+        X : array of shape (n_samples, n_features)
+            In the namespace of ``V``.
+        """
+        xp, dev, dt = _fitted_backend(self, V, name="V")
         Va = to_backend(V, xp=xp, device=dev, dtype=dt, name="V")
         out = Va @ self.components_
         if self.intercept_ is not None:

@@ -15,9 +15,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from nmfdnn._host import to_numpy
 from nmfdnn.estimators._network_base import (
+    SHARED_PARAMETERS,
     BaseNetwork,
     NetworkClassifierMixin,
     NetworkRegressorMixin,
+    fill_doc,
 )
 from nmfdnn.training import (
     LoopState,
@@ -29,6 +31,50 @@ from nmfdnn.training import (
 )
 
 __all__ = ["NMFNetworkClassifier", "NMFNetworkRegressor"]
+
+#: The parameters of the trainers without backpropagation, in signature order (docstrings).
+_NMF_PARAMETERS = """\
+    hidden_layer_sizes : sequence of int, default=(100,)
+        Widths ``n_1 … n_{d−1}`` of the hidden ReLU layers.
+    method : {"bias-reg", "original"}, default="bias-reg"
+    batch_size : int or "auto", default="auto"
+        Mini-batch size s; "auto" is ``min(5000, n_samples)`` (the papers' 5000).  A batch
+        at least as large as the widest layer works best.  Larger than the data: an error.
+    max_epochs : int, default=10
+    inner_iter : int, default=1
+        Iterations of every layer problem per mini-batch (ALGORITHMS.md §9: 1 beats the
+        papers' 10).
+    alpha_W, alpha_Z : float, default=(1e-3, 1e-5)
+        λ_W and λ_Z (the MNIST settings). Ignored by ``method="original"``.
+    rank_tol : float, default=4e-2
+        τ of the low-rank input (§1.5): singular values ``σ_i ≥ τ σ_1`` are kept.
+    bias : bool, default=True
+        Bias vectors in ``method="bias-reg"`` (``False`` reproduces the "no bias" case of §8).
+    init : {"random", "autoencoder"}, default="random"
+        Random weights and biases (``N(0, 2/n_{i−1})``) or the NMF stacked autoencoder (§3).
+    ae_samples, ae_iter : int, default=(5000, 5)
+        Samples and iterations of the autoencoder.
+    average : float in [0, 1), default=0.0
+        β of an exponential moving average of the weights across mini-batches; the averaged
+        weights are the fitted ones (0: off).  β = 0.9 is a horizon of about one epoch of
+        MNIST (12 mini-batches); see docs/mnist.md.
+    omega : float in (0, 2), default=1.0
+        Step of the hidden layers' weight updates after every mini-batch,
+        ``W̃_i ← W̃_i + ω (W̃_i^{new} − W̃_i)`` (the ω of ALGORITHMS.md §1.2); values in (1, 2)
+        over-relax.  docs/mnist.md measures ω = 1.8.
+    refit_output : bool, default=True
+        After every epoch, refit the output layer by ridge least squares on the network's
+        features of all training samples (:func:`nmfdnn.training.refit_output_layer`): the
+        minimizer of the objective (9) over ``W̃_d`` for the trained hidden layers, at the
+        cost of one more forward pass per epoch.  The refitted weights are the ones scored,
+        kept by early stopping and returned; training continues from the mini-batch
+        solves.  It lowered the test error in every case measured (docs/mnist.md; the
+        disk toy at batch 150: 93.4 → 95.8 % over 5 seeds); ``False`` returns the last
+        mini-batch solve (the papers' Algorithm 3 as written).
+    step_decay : float, default=0.0
+        Relax each mini-batch update to ``W ← W_old + ω_e (W_new − W_old)`` with
+        ``ω_e = 1 / (1 + step_decay·(e − 1))`` in epoch e (0: plain updates).  Experimental.
+"""
 
 
 class _BaseNMFNetwork(BaseNetwork):
@@ -164,6 +210,7 @@ class _BaseNMFNetwork(BaseNetwork):
 
 
 
+@fill_doc(nmf_parameters=_NMF_PARAMETERS, shared_parameters=SHARED_PARAMETERS)
 class NMFNetworkClassifier(ClassifierMixin, NetworkClassifierMixin, _BaseNMFNetwork):
     """ReLU network classifier trained without backpropagation (semi-NMF layer problems).
 
@@ -175,83 +222,7 @@ class NMFNetworkClassifier(ClassifierMixin, NetworkClassifierMixin, _BaseNMFNetw
 
     Parameters
     ----------
-    hidden_layer_sizes : sequence of int, default=(100,)
-        Widths ``n_1 … n_{d−1}`` of the hidden ReLU layers.
-    method : {"bias-reg", "original"}, default="bias-reg"
-    batch_size : int or "auto", default="auto"
-        Mini-batch size s; "auto" is ``min(5000, n_samples)`` (the papers' 5000).  A batch
-        at least as large as the widest layer works best.  Larger than the data: an error.
-    max_epochs : int, default=10
-    inner_iter : int, default=1
-        Iterations of every layer problem per mini-batch (ALGORITHMS.md §9: 1 beats the
-        papers' 10).
-    alpha_W, alpha_Z : float, default=(1e-3, 1e-5)
-        λ_W and λ_Z (the MNIST settings). Ignored by ``method="original"``.
-    rank_tol : float, default=4e-2
-        τ of the low-rank input (§1.5): singular values ``σ_i ≥ τ σ_1`` are kept.
-    bias : bool, default=True
-        Bias vectors in ``method="bias-reg"`` (``False`` reproduces the "no bias" case of §8).
-    init : {"random", "autoencoder"}, default="random"
-        Random weights and biases (``N(0, 2/n_{i−1})``) or the NMF stacked autoencoder (§3).
-    ae_samples, ae_iter : int, default=(5000, 5)
-        Samples and iterations of the autoencoder.
-    average : float in [0, 1), default=0.0
-        β of an exponential moving average of the weights across mini-batches; the averaged
-        weights are the fitted ones (0: off).  β = 0.9 is a horizon of about one epoch of
-        MNIST (12 mini-batches); see docs/mnist.md.
-    omega : float in (0, 2), default=1.0
-        Step of the hidden layers' weight updates after every mini-batch,
-        ``W̃_i ← W̃_i + ω (W̃_i^{new} − W̃_i)`` (the ω of ALGORITHMS.md §1.2); values in (1, 2)
-        over-relax.  docs/mnist.md measures ω = 1.8.
-    refit_output : bool, default=True
-        After every epoch, refit the output layer by ridge least squares on the network's
-        features of all training samples (:func:`nmfdnn.training.refit_output_layer`): the
-        minimizer of the objective (9) over ``W̃_d`` for the trained hidden layers, at the
-        cost of one more forward pass per epoch.  The refitted weights are the ones scored,
-        kept by early stopping and returned; training continues from the mini-batch
-        solves.  It lowered the test error in every case measured (docs/mnist.md; the
-        disk toy at batch 150: 93.4 → 95.8 % over 5 seeds); ``False`` returns the last
-        mini-batch solve (the papers' Algorithm 3 as written).
-    step_decay : float, default=0.0
-        Relax each mini-batch update to ``W ← W_old + ω_e (W_new − W_old)`` with
-        ``ω_e = 1 / (1 + step_decay·(e − 1))`` in epoch e (0: plain updates).  Experimental.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data, stop when the validation score
-        has not improved by ``tol`` for ``n_iter_no_change`` epochs, keep the best weights.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=5
-    tol : float, default=1e-4
-    backend : str, namespace or None, default=None
-        "numpy", "torch", "jax", "cupy", "array_api_strict" or a namespace: host data are moved
-        there once at ``fit``. ``None``: arrays keep their namespace, host data use NumPy.
-    device : str or device, default=None
-        "cpu", "cuda", "cuda:N" (``None``: the input's device or the backend default).
-    dtype : {"float32", "float64"} or None, default="float32"
-        ``None``: the input's floating dtype.
-    random_state : int, numpy Generator or None, default=None
-        Seeds the host draws (weights, permutations); the same seed gives the same draws on
-        every backend.
-    verbose : bool, default=False
-        Print one line per epoch.
-    callbacks : list of callables, default=None
-        ``cb(estimator, record)`` after every epoch (``record``: :class:`EpochRecord`);
-        returning True stops training.
-    warm_start : bool, default=False
-        ``fit`` continues the previous run (raw weights, averaging state, host generator and
-        early-stopping state) for ``max_epochs`` more epochs instead of starting afresh:
-        ``fit`` with ``max_epochs=a`` then ``b`` gives the weights of one ``fit`` with
-        ``a + b`` (same data).  Records accumulate.
-    checkpoint : str or path-like, default=None
-        After every epoch, write the full training state (raw and averaged weights,
-        optimizer and generator states, records, parameters and a fingerprint of the data)
-        to this file, atomically (a temporary file in the same folder, then a rename).
-    resume : bool, default=False
-        With ``checkpoint``: if the file exists, ``fit`` continues from it up to
-        ``max_epochs`` epochs in all, giving the same weights, bit for bit, as the run that was
-        never interrupted.  A checkpoint of other parameters or other data is refused
-        (ValueError); ``max_epochs`` may be raised to extend a run.  Without the file, ``fit``
-        starts afresh.
-
+%(nmf_parameters)s%(shared_parameters)s
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -291,13 +262,17 @@ class NMFNetworkClassifier(ClassifierMixin, NetworkClassifierMixin, _BaseNMFNetw
     """
 
 
+@fill_doc(nmf_parameters=_NMF_PARAMETERS, shared_parameters=SHARED_PARAMETERS)
 class NMFNetworkRegressor(RegressorMixin, NetworkRegressorMixin, _BaseNMFNetwork):
     """ReLU network regressor trained without backpropagation (semi-NMF layer problems).
 
-    Same parameters and attributes as :class:`NMFNetworkClassifier` (no ``classes_``);
-    the targets ``y`` (1-D or one column per output) are fitted by least squares, and
-    ``validation_scores_`` holds the R² on the validation data.
+    The same training as :class:`NMFNetworkClassifier`, with the same attributes (no
+    ``classes_``); the targets ``y`` (1-D or one column per output) are fitted by least squares,
+    and ``validation_scores_`` holds the R² on the validation data.
 
+    Parameters
+    ----------
+%(nmf_parameters)s%(shared_parameters)s
     Examples
     --------
     >>> from nmfdnn.datasets import make_sin

@@ -3,14 +3,24 @@ estimator (samples are rows; the solvers see ``A = Xᵀ``)."""
 
 from __future__ import annotations
 
+import numbers
+
 from array_api_compat import array_namespace
-from array_api_compat import device as _device
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from nmfdnn._array_api import asarray
 from nmfdnn._host import check_random_state, random_uniform, to_numpy
-from nmfdnn._validation import check_positive_int
-from nmfdnn.estimators._base import check_ranks, like_input, resolve_fit_backend, to_backend
+from nmfdnn.estimators._base import (
+    COMMON_CONSTRAINTS,
+    check_n_features,
+    check_ranks,
+    fitted_backend,
+    like_input,
+    resolve_fit_backend,
+    to_backend,
+)
 from nmfdnn.factorizations._weak_nmf import (
     LOSSES,
     deconv_init,
@@ -65,8 +75,12 @@ class WeaklyNMF(TransformerMixin, BaseEstimator):
         Epochs of the ``H``-only fit in :meth:`transform` (default: ``max_epochs``).
     random_state : None, int or numpy Generator
     verbose : int, default=0
-    backend, device, dtype :
-        Array backend (``None``: that of ``X``), device, and float dtype.
+    backend : str, namespace or None, default=None
+        Array backend to compute in; ``None``: the namespace of ``X``.
+    device : str, device or None, default=None
+        ``None``: the device of ``X`` (or the backend's default device).
+    dtype : {"float32", "float64"}, dtype or None, default=None
+        ``None``: ``X``'s floating dtype (float32 for integer or list input).
 
     Attributes
     ----------
@@ -84,6 +98,23 @@ class WeaklyNMF(TransformerMixin, BaseEstimator):
         Epochs run.
     n_features_in_ : int
     """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
+        "loss": [StrOptions(set(LOSSES))],
+        "eta": [Interval(numbers.Real, 0, 1, closed="both"), StrOptions({"curriculum"})],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "decoupled": ["boolean"],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "stride": [None, Interval(numbers.Integral, 1, None, closed="left")],
+        "image_shape": [None, "array-like"],
+        "latent": [StrOptions({"sum", "raw"})],
+        "latent_layer": [Interval(numbers.Integral, 1, None, closed="left")],
+        "transform_epochs": [None, Interval(numbers.Integral, 0, None, closed="left")],
+        **COMMON_CONSTRAINTS,
+    }
 
     def __init__(self, n_components=20, *, loss="l1", eta=0.1, alpha=0.1, decoupled=True,
                  learning_rate=1e-3, batch_size=100, max_epochs=500, stride=None,
@@ -112,14 +143,11 @@ class WeaklyNMF(TransformerMixin, BaseEstimator):
     def _ranks(self):
         return check_ranks(self.n_components)
 
-    def _check_params(self, n_features):
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        if self.latent not in ("sum", "raw"):
-            raise ValueError(f"latent must be 'sum' or 'raw', got {self.latent!r}")
+    def _image_shape(self, n_features):
+        """``(h, w)`` of the deconvolutional model, checked against ``X`` (None otherwise)."""
         if self.stride is None:
             return None
-        s = check_positive_int(self.stride, "stride")
+        s = self.stride
         if self.image_shape is None or len(self.image_shape) != 2:
             raise ValueError("the deconvolutional model (stride=...) needs image_shape=(h, w)")
         h, w = (int(v) for v in self.image_shape)
@@ -142,9 +170,7 @@ class WeaklyNMF(TransformerMixin, BaseEstimator):
             r = Z.shape[0] // 4
             Z = xp.reshape(Z, (4, r, Z.shape[1], Z.shape[2]))
             return xp.sum(xp.sum(Z, axis=2), axis=0)
-        layer = check_positive_int(self.latent_layer, "latent_layer",
-                                   maximum=len(self.W_))
-        for W in self.W_[: layer - 1]:
+        for W in self.W_[: self.latent_layer - 1]:
             Z = leaky_relu(W, eta, xp=xp) @ Z
         return Z
 
@@ -154,24 +180,55 @@ class WeaklyNMF(TransformerMixin, BaseEstimator):
             A, W, H, eta=self.eta, lam=float(self.alpha), loss=self.loss, n_epochs=epochs,
             batch_size=self.batch_size, lr=float(self.learning_rate),
             decoupled=bool(self.decoupled), stride=self.stride, update_w=update_w,
-            random_state=seed, xp=xp,
+            random_state=seed, check_input=False, xp=xp,
         )
 
     # ------------------------------------------------------------------ API
     def fit(self, X, y=None):
-        """Fit to ``X`` of shape (n_samples, n_features); returns ``self``."""
+        """Fit the factorization to ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data (row-major images of ``image_shape`` for the deconvolutional model).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : WeaklyNMF
+            The fitted estimator.
+        """
         self.fit_transform(X)
         return self
 
     def fit_transform(self, X, y=None):
-        """Fit and return the latent of the training samples, shape (n_samples, n_latent)."""
+        """Fit the factorization to ``X`` and return the latent of its samples.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data (row-major images of ``image_shape`` for the deconvolutional model).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        Z : array of shape (n_samples, n_latent)
+            Latent of layer ``latent_layer`` (shallow, deep) or of the kernels (deconvolution),
+            in the namespace of ``X``.
+        """
+        self._validate_params()
+        ranks = self._ranks()
         xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
                                           dtype=self.dtype)
         Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
         n, m = Xa.shape
-        hw = self._check_params(m)
-        ranks = self._ranks()
-        epochs = check_positive_int(self.max_epochs, "max_epochs", minimum=0)
+        hw = self._image_shape(m)
+        if hw is None and self.latent_layer > len(ranks):
+            raise ValueError(f"latent_layer={self.latent_layer} is larger than the number of "
+                             f"layers ({len(ranks)})")
+        epochs = self.max_epochs
         rng = check_random_state(self.random_state)
         A = Xa.T
         if hw is None:
@@ -200,17 +257,23 @@ class WeaklyNMF(TransformerMixin, BaseEstimator):
         return like_input(self._latent(H).T, X)
 
     def transform(self, X):
-        """Latent of new samples: ``H`` fitted by AdamW with the ``W`` factors held fixed."""
-        if not hasattr(self, "W_"):
-            from sklearn.exceptions import NotFittedError
+        """Latent of new samples: ``H`` fitted by AdamW with the ``W`` factors held fixed.
 
-            raise NotFittedError("this WeaklyNMF is not fitted yet; call fit first")
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New samples.
+
+        Returns
+        -------
+        Z : array of shape (n_samples, n_latent)
+            In the namespace of ``X``.
+        """
+        check_is_fitted(self, "W_")
         H0 = self.H_
-        xp, dev, dt = array_namespace(H0), _device(H0), H0.dtype
+        xp, dev, dt = fitted_backend(H0)
         Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
-        if Xa.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {Xa.shape[1]} features, but WeaklyNMF was fitted with "
-                             f"{self.n_features_in_}")
+        check_n_features(self, Xa)
         n = Xa.shape[0]
         rng = check_random_state(self._seed)
         fan = H0.shape[0]
@@ -218,15 +281,26 @@ class WeaklyNMF(TransformerMixin, BaseEstimator):
         H = random_uniform(tuple(H0.shape[:-1]) + (n,), rng=rng, low=-bound, high=bound, xp=xp,
                            device=dev, dtype=dt)
         epochs = self.max_epochs if self.transform_epochs is None else self.transform_epochs
-        epochs = check_positive_int(epochs, "transform_epochs", minimum=0)
         _, H, _ = self._train(Xa.T, self.W_, H, epochs=epochs, update_w=False, seed=rng)
         return like_input(self._latent(H).T, X)
 
     def inverse_transform(self, Z):
-        """``X ≈ Z components_`` for latents of layer 1 (shallow or deep model)."""
-        if self.stride is not None or not hasattr(self, "components_"):
-            raise ValueError("inverse_transform needs a fitted shallow or deep model")
+        """``X ≈ Z components_`` for latents of layer 1 (shallow or deep model).
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, r_1)
+            Latents of layer 1.
+
+        Returns
+        -------
+        X : array of shape (n_samples, n_features)
+            In the namespace of ``Z``.
+        """
+        check_is_fitted(self, "components_")
+        if self.stride is not None:
+            raise ValueError("inverse_transform needs a shallow or deep model (stride=None)")
         C = self.components_
-        xp = array_namespace(C)
-        Za = asarray(Z, xp=xp, device=_device(C), dtype=C.dtype)
+        xp, dev, dt = fitted_backend(C)
+        Za = asarray(Z, xp=xp, device=dev, dtype=dt)
         return like_input(Za @ C, Z)

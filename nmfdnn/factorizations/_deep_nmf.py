@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from array_api_compat import device as _device
 
-from nmfdnn._array_api import get_namespace
+from nmfdnn._array_api import asarray, get_namespace
 from nmfdnn._validation import check_matrix, check_nonnegative_scalar, check_positive_int
 
 __all__ = [
@@ -67,8 +67,6 @@ def pooling_support(segments, width, *, xp, device=None):
     -------
     array of bool, shape (2w + 1, N)
     """
-    from nmfdnn._array_api import asarray
-
     w = check_positive_int(width, "pool_width", minimum=0)
     seg = asarray(segments, xp=xp, device=device)
     if seg.ndim != 1:
@@ -195,6 +193,11 @@ def deep_nmf_objective(X, As, Ss, B, Y, *, M=None, Lmask=None, lam=1.0, support=
     support : bool array of shape (2w + 1, N), optional
         Pooling support (None: no pooling).
     xp : namespace, optional
+
+    Returns
+    -------
+    0-d array
+        ``E``, on the device of the inputs (no host synchronization).
     """
     xp = get_namespace(X, *As, xp=xp)
     if support is None:
@@ -278,10 +281,37 @@ def deep_nmf_step(X, As, Ss, B, Y, *, M=None, Lmask=None, lam=1.0, support=None,
     the new ``S^{(l)}``; finally ``B``.  Each factor keeps its sign (``≥ 0``).
     ``update_factors=False`` holds the ``A^{(l)}`` and ``B`` fixed (inference on new columns).
 
+    Parameters
+    ----------
+    X : array of shape (n0, N)
+        Non-negative data ``X^{(0)}`` (zero where ``M = 0``).
+    As : list of arrays
+        ``A^{(l)}`` of shape (n_l, r_l).
+    Ss : list of arrays
+        ``S^{(l)}`` of shape (r_l, N).
+    B : array of shape (K, r_L)
+    Y : array of shape (K, N)
+        One-hot labels (any value in unlabeled columns).
+    M : array of shape (n0, N), optional
+        Entry mask of ``X^{(0)}``.
+    Lmask : array of shape (1, N) or (K, N), optional
+        Known-label columns (1/0). Default: all known.
+    lam : float, default=1.0
+        λ, weight of the label term.
+    support : bool array of shape (2w + 1, N), optional
+        Pooling support (None: no pooling).
+    eps : float, optional
+        Added to the denominators. Default: the dtype's machine epsilon.
+    update_factors : bool, default=True
+        Update the ``A^{(l)}`` and ``B`` (False: only the ``S^{(l)}``).
+    xp : namespace, optional
+
     Returns
     -------
-    As, Ss : lists of arrays
+    As : list of arrays
+    Ss : list of arrays
     B : array
+        The updated factors (new lists; the inputs are not modified).
     """
     xp = get_namespace(X, B, xp=xp)
     if eps is None:
@@ -306,16 +336,60 @@ def deep_nmf_step(X, As, Ss, B, Y, *, M=None, Lmask=None, lam=1.0, support=None,
 
 
 def deep_nmf(X, As, Ss, B, Y, *, M=None, Lmask=None, lam=1.0, support=None, n_iter=100,
-             eps=None, check_every=10, update_factors=True, xp=None):
+             eps=None, check_every=10, update_factors=True, check_input=True, xp=None):
     """Run :func:`deep_nmf_step` ``n_iter`` times, recording ``E`` every ``check_every`` sweeps.
+
+    Each sweep applies the multiplicative updates of eq. (4) (see :func:`deep_nmf_step`), which
+    do not increase the energy
+
+    .. math::
+
+        E = ½ Σ_l ‖M_l ⊙ (X^{(l)} − A^{(l)} S^{(l)})‖²_F + (λ/2) ‖L ⊙ (Y − B S^{(L)})‖²_F
+
+    Parameters
+    ----------
+    X : array of shape (n0, N)
+        Non-negative data ``X^{(0)}`` (zero where ``M = 0``).
+    As : list of arrays
+        Initial ``A^{(l)}`` of shape (n_l, r_l).
+    Ss : list of arrays
+        Initial ``S^{(l)}`` of shape (r_l, N).
+    B : array of shape (K, r_L)
+        Initial label factor.
+    Y : array of shape (K, N)
+        One-hot labels (any value in unlabeled columns).
+    M : array of shape (n0, N), optional
+        Entry mask of ``X^{(0)}``.
+    Lmask : array of shape (1, N) or (K, N), optional
+        Known-label columns (1/0). Default: all known.
+    lam : float, default=1.0
+        λ, weight of the label term.
+    support : bool array of shape (2w + 1, N), optional
+        Pooling support from :func:`pooling_support` (None: no pooling).
+    n_iter : int, default=100
+        Sweeps.
+    eps : float, optional
+        Added to the denominators. Default: the dtype's machine epsilon.
+    check_every : int, default=10
+        Record ``E`` every ``check_every`` sweeps (0: never).
+    update_factors : bool, default=True
+        False holds the ``A^{(l)}`` and ``B`` fixed (inference on new columns).
+    check_input : bool, default=True
+        Check ``X`` (finite, non-negative: a full pass and a host synchronization); ``False``
+        when the caller has validated it already.
+    xp : namespace, optional
 
     Returns
     -------
-    As, Ss, B
-    history : list of 0-d arrays (on the device)
+    As : list of arrays
+    Ss : list of arrays
+    B : array
+    history : list of 0-d arrays
+        ``E`` every ``check_every`` sweeps (on the device).
     """
     xp = get_namespace(X, B, xp=xp)
-    check_matrix(X, "X", xp=xp, nonnegative=True)
+    if check_input:
+        check_matrix(X, "X", xp=xp, nonnegative=True)
     check_nonnegative_scalar(lam, "lam")
     n_iter = check_positive_int(n_iter, "n_iter", minimum=0)
     history = []

@@ -18,14 +18,16 @@ __all__ = ["SolverInfo", "iterate"]
 class SolverInfo:
     """What a tier-2 solver reports besides its factors.
 
-    Attributes
+    The fields below are also its attributes.
+
+    Parameters
     ----------
     objective : 0-d array
         Objective at the returned factors (on the inputs' device).
-    history : list of 0-d arrays
+    history : list of 0-d arrays, optional
         Objective after iterations ``check_every, 2·check_every, ...`` (on the device; convert
         with ``nmfdnn.to_numpy(xp.stack(info.history))`` when needed).
-    n_iter : int
+    n_iter : int, default=0
         Iterations run (fewer than asked when ``tol`` stopped the loop).
     """
 

@@ -20,7 +20,23 @@ __all__ = ["nmf_step", "nmf", "nmf_objective"]
 
 
 def nmf_objective(A, W, H, *, mask=None, xp=None):
-    """``½ Σ M ⊙ (A − W H)²`` (``½‖A − W H‖²_F`` without a mask ``M``) as a 0-d array."""
+    """The NMF objective ``½ Σ M ⊙ (A − W H)²`` (``½‖A − W H‖²_F`` without a mask ``M``).
+
+    Parameters
+    ----------
+    A : array of shape (n, m)
+        Data, one column per sample.
+    W : array of shape (n, r)
+    H : array of shape (r, m)
+    mask : array of shape (n, m), optional
+        Entry weights ``M``.
+    xp : namespace, optional
+
+    Returns
+    -------
+    0-d array
+        On the device of ``A`` (no host synchronization).
+    """
     xp = get_namespace(A, W, H, xp=xp)
     E = A - W @ H
     if mask is not None:
@@ -63,7 +79,9 @@ def nmf_step(A, W, H, *, eps=None, update_w=True, update_h=True, mask=None, xp=N
 
     Returns
     -------
-    W, H : arrays, non-negative, same namespace/device/dtype
+    W : array of shape (n, r)
+    H : array of shape (r, m)
+        Non-negative, same namespace, device and dtype as the inputs.
     """
     xp = get_namespace(A, W, H, xp=xp)
     if eps is None:
@@ -94,6 +112,7 @@ def nmf(
     check_every=10,
     tol=0.0,
     mask=None,
+    check_input=True,
     xp=None,
 ):
     """NMF ``A ≈ W H`` from initial factors by multiplicative updates (Lee & Seung, §1.6).
@@ -118,12 +137,18 @@ def nmf(
         Entry weights ``M ≥ 0`` (0: missing); the objective becomes ``½‖M^{1/2}⊙(A − W H)‖²``.
         ``A`` must be finite and non-negative where ``M > 0``; it is ignored (may be anything
         finite) elsewhere.
+    check_input : bool, default=True
+        Check ``A``, ``W``, ``H`` and ``mask`` (dimensions, dtypes, finite and non-negative
+        entries: a full pass and a host synchronization each); ``False`` when the caller has
+        validated them already (the estimators check ``X`` once per ``fit``).
     xp : namespace, optional
 
     Returns
     -------
-    W, H : arrays
+    W : array of shape (n, r)
+    H : array of shape (r, m)
     info : SolverInfo
+        Final objective, its history and the number of iterations.
 
     Raises
     ------
@@ -132,13 +157,15 @@ def nmf(
     """
     xp = get_namespace(A, W, H, mask, xp=xp)
     if mask is not None:
-        check_matrix(mask, "mask", xp=xp, nonnegative=True, dtype=A.dtype)
+        if check_input:
+            check_matrix(mask, "mask", xp=xp, nonnegative=True, dtype=A.dtype)
         if tuple(mask.shape) != tuple(A.shape):
             raise ValueError(f"mask has shape {tuple(mask.shape)} but A has {tuple(A.shape)}")
         A = xp.where(mask > 0, A, xp.zeros_like(A))
-    check_matrix(A, "A", xp=xp, nonnegative=True)
-    check_matrix(W, "W", xp=xp, nonnegative=True, dtype=A.dtype)
-    check_matrix(H, "H", xp=xp, nonnegative=True, dtype=A.dtype)
+    if check_input:
+        check_matrix(A, "A", xp=xp, nonnegative=True)
+        check_matrix(W, "W", xp=xp, nonnegative=True, dtype=A.dtype)
+        check_matrix(H, "H", xp=xp, nonnegative=True, dtype=A.dtype)
     if W.shape[0] != A.shape[0] or H.shape[1] != A.shape[1] or W.shape[1] != H.shape[0]:
         raise ValueError(
             f"shapes do not fit A ≈ W H: A {tuple(A.shape)}, W {tuple(W.shape)}, "

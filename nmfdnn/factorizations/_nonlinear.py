@@ -159,8 +159,16 @@ def nonneg_nonlinear_lstsq_targets(
     A : array of shape (k, p)
     X : array of shape (p, m)
         Initial non-negative targets.
-    n_iter, omega, rcond, check_every, tol, xp
-        As in :func:`nonlinear_lstsq_weights`.
+    n_iter : int, default=10
+    omega : float, default=1.0
+        Relaxation ω of the step.
+    rcond : float, optional
+        Cut-off of the pseudo-inverse of ``A``.
+    check_every : int, default=1
+        Record the objective every ``check_every`` iterations.
+    tol : float, default=0.0
+        Relative decrease between checkpoints below which the loop stops.
+    xp : namespace, optional
 
     Returns
     -------
@@ -194,7 +202,23 @@ def nonneg_nonlinear_lstsq_targets(
 
 
 def nonlinear_semi_nmf_objective(A, U, V, *, lam_u=0.0, lam_v=0.0, xp=None):
-    """``½‖A − f(Ũ Ṽ)‖² + (λ_U/2)‖Ũ‖² + (λ_V/2)‖V‖²`` as a 0-d array."""
+    """The objective of Algorithm 2, ``½‖A − f(Ũ Ṽ)‖² + (λ_U/2)‖Ũ‖² + (λ_V/2)‖V‖²``.
+
+    Parameters
+    ----------
+    A : array of shape (n_out, m)
+    U : array of shape (n_out, n) or (n_out, n + 1)
+        ``U`` or ``Ũ = [U, b]``.
+    V : array of shape (n, m)
+    lam_u, lam_v : float, default=0.0
+        Ridge weights λ_U and λ_V.
+    xp : namespace, optional
+
+    Returns
+    -------
+    0-d array
+        On the device of the inputs (no host synchronization).
+    """
     xp = get_namespace(A, U, V, xp=xp)
     obj = 0.5 * sq_norm(A - relu(affine(U, V, xp=xp), xp=xp), xp=xp)
     if lam_u:

@@ -19,7 +19,23 @@ __all__ = ["semi_nmf_step", "semi_nmf", "semi_nmf_objective"]
 
 
 def semi_nmf_objective(A, U, V, *, lam_u=0.0, lam_v=0.0, xp=None):
-    """``½‖A − Ũ Ṽ‖²_F + (λ_U/2)‖Ũ‖²_F + (λ_V/2)‖V‖²_F`` as a 0-d array (no host sync)."""
+    """The objective of Algorithm 1, ``½‖A − Ũ Ṽ‖²_F + (λ_U/2)‖Ũ‖²_F + (λ_V/2)‖V‖²_F``.
+
+    Parameters
+    ----------
+    A : array of shape (n_out, m)
+    U : array of shape (n_out, n) or (n_out, n + 1)
+        ``U`` or ``Ũ = [U, b]``.
+    V : array of shape (n, m)
+    lam_u, lam_v : float, default=0.0
+        Ridge weights λ_U and λ_V.
+    xp : namespace, optional
+
+    Returns
+    -------
+    0-d array
+        On the device of the inputs (no host synchronization).
+    """
     xp = get_namespace(A, U, V, xp=xp)
     E = A - affine(U, V, xp=xp)
     obj = 0.5 * sq_norm(E, xp=xp)
@@ -100,6 +116,7 @@ def semi_nmf(
     rcond=None,
     check_every=10,
     tol=0.0,
+    check_input=True,
     xp=None,
 ):
     """Semi-NMF ``A ≈ Ũ Ṽ`` (``V ≥ 0``), with optional bias and regularization (Algorithm 1).
@@ -123,11 +140,15 @@ def semi_nmf(
         Record the objective every ``check_every`` iterations (on the device).
     tol : float, default=0.0
         Relative decrease between checkpoints below which the loop stops (0: run ``n_iter``).
+    check_input : bool, default=True
+        Check ``A``, ``U`` and ``V`` (dimensions, dtypes, finite entries, ``V ≥ 0``: a full
+        pass and a host synchronization each); ``False`` when the caller has validated them.
     xp : namespace, optional
 
     Returns
     -------
-    U, V : arrays
+    U : array of shape (n_out, n) or (n_out, n + 1)
+    V : array of shape (n, m)
         The factors (input namespace, device, dtype).
     info : SolverInfo
         Final objective and its history.
@@ -140,7 +161,7 @@ def semi_nmf(
         If the iterations produce non-finite values.
     """
     xp = get_namespace(A, U, V, xp=xp)
-    _validate(A, U, V, n_iter, lam_u, lam_v, check_every, tol, xp=xp)
+    _validate(A, U, V, n_iter, lam_u, lam_v, check_every, tol, check_input=check_input, xp=xp)
 
     def step(state):
         return semi_nmf_step(A, *state, lam_u=lam_u, lam_v=lam_v, eps=eps, rcond=rcond, xp=xp)
@@ -155,10 +176,11 @@ def semi_nmf(
     return U, V, info
 
 
-def _validate(A, U, V, n_iter, lam_u, lam_v, check_every, tol, *, xp):
-    check_matrix(A, "A", xp=xp)
-    check_matrix(U, "U", xp=xp, dtype=A.dtype)
-    check_matrix(V, "V", xp=xp, nonnegative=True, dtype=A.dtype)
+def _validate(A, U, V, n_iter, lam_u, lam_v, check_every, tol, *, check_input, xp):
+    if check_input:
+        check_matrix(A, "A", xp=xp)
+        check_matrix(U, "U", xp=xp, dtype=A.dtype)
+        check_matrix(V, "V", xp=xp, nonnegative=True, dtype=A.dtype)
     check_same_columns(("A", A), ("V", V))
     if U.shape[0] != A.shape[0]:
         raise ValueError(f"U has {U.shape[0]} rows but A has {A.shape[0]}")

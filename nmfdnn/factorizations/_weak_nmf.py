@@ -27,6 +27,7 @@ The sample axis of ``H`` is always the last one.
 from __future__ import annotations
 
 from array_api_compat import device as _device
+from sklearn.utils import gen_batches
 
 from nmfdnn._array_api import get_namespace
 from nmfdnn._host import check_random_state, random_uniform
@@ -58,7 +59,20 @@ LOSSES = ("l1", "l2")
 
 # --------------------------------------------------------------------------- element-wise parts
 def leaky_relu(A, eta, *, xp):
-    """``φη(A) = max(A, ηA)`` element-wise (``0 ≤ η ≤ 1``; η = 0 is ReLU, η = 1 the identity)."""
+    """The leaky ReLU ``φη(A) = max(A, ηA)``, element-wise.
+
+    Parameters
+    ----------
+    A : array
+    eta : float
+        Slope η on the negative part, ``0 ≤ η ≤ 1`` (η = 0: ReLU, η = 1: the identity).
+    xp : namespace
+
+    Returns
+    -------
+    array
+        Same shape, dtype and device as ``A``.
+    """
     return xp.where(A >= 0, A, eta * A)
 
 
@@ -131,6 +145,18 @@ def weak_nmf_grad(X, Ws, H, *, eta=0.1, lam=0.1, loss="l1", xp=None):
         \\qquad ∂/∂H = G_0 ⊙ φη'(H) + 2λH
 
     (for L = 1 exactly the gradients of ALGORITHMS.md §6).
+
+    Parameters
+    ----------
+    X : array of shape (m, b)
+    Ws : list of arrays
+        ``[W_1, …, W_L]``, ``W_l`` of shape ``(r_{l+1}, r_l)`` (see :func:`weak_nmf_objective`).
+    H : array of shape (r_1, b)
+    eta : float, default=0.1
+    lam : float, default=0.1
+        λ, on every factor.
+    loss : {"l1", "l2"}, default="l1"
+    xp : namespace, optional
 
     Returns
     -------
@@ -247,8 +273,24 @@ def _deconv_adjoint(G, F, K, *, stride, xp):
 def deconv_objective(X, W, H, *, stride, eta=0.1, lam=0.1, loss="l1", xp=None):
     """Objective of (12): ``Σ_i ℓ(X⁽ⁱ⁾, φη(W) *ₛᵀ φη(H⁽ⁱ⁾)) + λ(‖W‖² + ‖H‖²)``.
 
-    ``X`` of shape (h·w, b) (row-major images as columns), ``W`` (h/s, w/s, r), ``H``
-    (4r, s², b).
+    Parameters
+    ----------
+    X : array of shape (h·w, b)
+        Row-major images as columns.
+    W : array of shape (h/s, w/s, r)
+        Shared factor images (before ``φη``).
+    H : array of shape (4r, s², b)
+        Per-image kernels (before ``φη``), in the layout of the module docstring.
+    stride : int
+        ``s``.
+    eta : float, default=0.1
+    lam : float, default=0.1
+    loss : {"l1", "l2"}, default="l1"
+    xp : namespace, optional
+
+    Returns
+    -------
+    0-d array
     """
     xp = get_namespace(X, W, H, xp=xp)
     P = deconv_transpose(leaky_relu(W, eta, xp=xp), leaky_relu(H, eta, xp=xp), stride=stride,
@@ -270,6 +312,21 @@ def deconv_grad(X, W, H, *, stride, eta=0.1, lam=0.1, loss="l1", xp=None):
     with ``F = φη(W)``, ``K = φη(H)``, ``G = ∂ℓ/∂P``; the adjoints of the transposed
     convolution are the transposed GEMMs ``Sᵀ G`` and ``G Kᵀ`` (then summed back over the
     four shifts).
+
+    Parameters
+    ----------
+    X : array of shape (h·w, b)
+        Row-major images as columns.
+    W : array of shape (h/s, w/s, r)
+        Shared factor images (before ``φη``).
+    H : array of shape (4r, s², b)
+        Per-image kernels (before ``φη``), in the layout of the module docstring.
+    stride : int
+        ``s``.
+    eta : float, default=0.1
+    lam : float, default=0.1
+    loss : {"l1", "l2"}, default="l1"
+    xp : namespace, optional
 
     Returns
     -------
@@ -368,6 +425,7 @@ def weak_nmf_train(
     stride=None,
     update_w=True,
     random_state=None,
+    check_input=True,
     xp=None,
 ):
     """Train a weakly non-negative factorization by AdamW on mini-batches of columns.
@@ -404,6 +462,9 @@ def weak_nmf_train(
         False holds the ``W`` factor(s) fixed and fits only ``H`` (a ``transform``).
     random_state : None, int or numpy Generator
         Order of the mini-batches.
+    check_input : bool, default=True
+        Check ``X`` (2-D, finite: a full pass and a host synchronization); ``False`` when the
+        caller has validated it already.
     xp : namespace, optional
 
     Returns
@@ -415,7 +476,8 @@ def weak_nmf_train(
     """
     deconv = stride is not None
     xp = get_namespace(X, H, xp=xp)
-    check_matrix(X, "X", xp=xp)
+    if check_input:
+        check_matrix(X, "X", xp=xp)
     _check_loss(loss)
     n_epochs = check_positive_int(n_epochs, "n_epochs", minimum=0)
     lam = check_nonnegative_scalar(lam, "lam")
@@ -435,7 +497,7 @@ def weak_nmf_train(
     mH, vH = xp.zeros_like(H), xp.zeros_like(H)
     grad_lam = 0.0 if decoupled else lam
     wd = lam if decoupled else 0.0
-    bounds = [(a, min(a + b, n)) for a in range(0, n, b)]
+    batches = list(gen_batches(n, b))
     losses = []
     t_w = 0
     for epoch in range(n_epochs):
@@ -446,10 +508,9 @@ def weak_nmf_train(
         Hp, mHp, vHp = (xp.take(A, perm, axis=H.ndim - 1) for A in (H, mH, vH))
         blocks, mblocks, vblocks = [], [], []
         total = None
-        for a, z in bounds:
-            idx = perm[a:z]
-            XJ = xp.take(X, idx, axis=1)
-            HJ = Hp[..., a:z]
+        for J in batches:
+            XJ = xp.take(X, perm[J], axis=1)
+            HJ = Hp[..., J]
             if deconv:
                 value, gW, gH = deconv_grad(XJ, params[0], HJ, stride=stride, eta=e,
                                             lam=grad_lam, loss=loss, xp=xp)
@@ -462,7 +523,7 @@ def weak_nmf_train(
                 params[i], mW[i], vW[i] = adam_update(
                     params[i], gWs[i], mW[i], vW[i], t_w, lr=lr, beta1=beta1, beta2=beta2,
                     eps=adam_eps, weight_decay=wd, xp=xp)
-            HJ, mJ, vJ = adam_update(HJ, gH, mHp[..., a:z], vHp[..., a:z], epoch + 1, lr=lr,
+            HJ, mJ, vJ = adam_update(HJ, gH, mHp[..., J], vHp[..., J], epoch + 1, lr=lr,
                                     beta1=beta1, beta2=beta2, eps=adam_eps, weight_decay=wd,
                                     xp=xp)
             blocks.append(HJ)
@@ -473,5 +534,5 @@ def weak_nmf_train(
         H = xp.take(xp.concat(blocks, axis=axis), inv, axis=axis)
         mH = xp.take(xp.concat(mblocks, axis=axis), inv, axis=axis)
         vH = xp.take(xp.concat(vblocks, axis=axis), inv, axis=axis)
-        losses.append(total / len(bounds))
+        losses.append(total / len(batches))
     return (params[0] if deconv else params), H, losses

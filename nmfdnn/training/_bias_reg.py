@@ -136,14 +136,28 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
         Whether the layers carry a bias column. Default: read from ``W[0]``'s shape.
     inputs : LowRankInput, optional
         Precomputed low-rank input of ``X`` (skips the decomposition).
-    score, callback, average, relax, omega, state, on_epoch
-        See :func:`run_epochs` (``state``/``on_epoch``: continue a run, checkpoint it).
+    score : callable, optional
+        ``score(W) -> 0-d array``, the validation score after each epoch (see
+        :func:`~nmfdnn.training.run_epochs`).
+    callback : callable, optional
+        ``callback(record, W) -> bool`` after each epoch; ``True`` stops.
+    average : float, default=0.0
+        β of the exponential moving average of the weights (0: off).
+    relax : callable, optional
+        ``relax(epoch) -> ω_e``, a relaxation of every update per epoch.
+    omega : float, default=1.0
+        Step ω ∈ (0, 2) of the hidden layers' updates.
     refit_output : bool, default=False
         After every epoch, refit the output layer on all training samples
         (:func:`refit_output_layer`) in the weights that are scored and returned (one more
         forward pass over the data per epoch; training continues from the mini-batch weights).
     check_input : bool, default=True
         Check ``X`` and ``Y`` (``False`` when an estimator has validated them already).
+    state : LoopState, optional
+        Continue a run (see :func:`~nmfdnn.training.run_epochs`).
+    on_epoch : callable, optional
+        ``on_epoch(LoopState)`` after every epoch, e.g. to write a checkpoint (see
+        :func:`~nmfdnn.training.run_epochs`).
     xp : namespace, optional
 
     Returns

@@ -54,6 +54,18 @@ def batch_bounds(m, batch_size):
     """``ceil(m / s)`` contiguous ``(start, stop)`` ranges of near-equal size covering ``m``.
 
     Python ints computed before the loop (no value-dependent shapes inside it).
+
+    Parameters
+    ----------
+    m : int
+        Number of samples.
+    batch_size : int
+        Largest batch size s.
+
+    Returns
+    -------
+    list of tuple of int
+        ``(start, stop)`` of every batch.
     """
     n_batches = max(1, math.ceil(m / batch_size))
     edges = [round(k * m / n_batches) for k in range(n_batches + 1)]
@@ -68,7 +80,7 @@ class LoopState:
     draws one permutation per epoch from it and nothing else), continuing from a
     ``LoopState`` gives the same weights, bit for bit, as the run that was never interrupted.
 
-    Attributes
+    Parameters
     ----------
     epoch : int
         Epochs done.

@@ -132,8 +132,12 @@ def random_weights(sizes, *, bias, rng, xp, device, dtype):
         Append a bias column to every matrix.
     rng : numpy.random.Generator
         Host generator (the draws are made there and moved once per matrix).
-    xp, device, dtype
-        Target namespace, device and dtype.
+    xp : namespace
+        Target namespace.
+    device : device
+        Target device.
+    dtype : dtype
+        Target floating dtype.
 
     Returns
     -------

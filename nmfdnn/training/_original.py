@@ -103,12 +103,39 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     Y : array of shape (n_d, m)
     W : list of arrays
         Initial ``W_i`` of shape ``(n_i, n_{i−1})``.
-    batch_size, max_epochs, inner_iter, tau, rng, inputs, score, callback, average, relax,
-    omega, refit_output, check_input, state, on_epoch, xp
-        As in :func:`nmfdnn.training.train_bias_reg` (the refit is a least-squares solve,
-        ``(Z Zᵀ)⁺``, without regularization).
+    batch_size : int, default=5000
+        Mini-batch size s (≤ m).
+    max_epochs : int, default=10
+    inner_iter : int, default=1
+        Iterations per layer problem and mini-batch.
+    tau : float, default=4e-2
+        Relative singular-value threshold of the low-rank input (§1.5).
     rcond : float, optional
         Pseudo-inverse cut-off.
+    rng : numpy.random.Generator
+        Host generator of the mini-batch permutations.
+    inputs : LowRankInput, optional
+        Precomputed low-rank input of ``X``.
+    score : callable, optional
+        As in :func:`nmfdnn.training.train_bias_reg`.
+    callback : callable, optional
+        As in :func:`nmfdnn.training.train_bias_reg`.
+    average : float, default=0.0
+        As in :func:`nmfdnn.training.train_bias_reg`.
+    relax : callable, optional
+        As in :func:`nmfdnn.training.train_bias_reg`.
+    omega : float, default=1.0
+        As in :func:`nmfdnn.training.train_bias_reg`.
+    refit_output : bool, default=False
+        As in :func:`nmfdnn.training.train_bias_reg` (the refit is a least-squares solve,
+        ``(Z Zᵀ)⁺``, without regularization).
+    check_input : bool, default=True
+        Check ``X`` and ``Y``.
+    state : LoopState, optional
+        As in :func:`nmfdnn.training.train_bias_reg`.
+    on_epoch : callable, optional
+        As in :func:`nmfdnn.training.train_bias_reg`.
+    xp : namespace, optional
 
     Returns
     -------
