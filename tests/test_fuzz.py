@@ -111,7 +111,7 @@ def _overflows(X):
     """``‖X‖²`` beyond the largest float of the dtype the estimators compute in (float64
     only for float64 input; float32 otherwise)."""
     A = np.asarray(X, dtype=np.float64)
-    big = np.finfo(np.float64 if np.asarray(X).dtype == np.float64 else np.float32).max
+    big = float(np.finfo(np.float64 if np.asarray(X).dtype == np.float64 else np.float32).max)
     finite = A[np.isfinite(A)]
     return finite.size > 0 and float(np.max(np.abs(finite))) ** 2 * A.size > big
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from nmfdnn import lowrank_approximation, nonlinear_u_step, reduced_first_layer_step, to_numpy
+from nmfdnn.testing import assert_close
 
 
 def test_exact_low_rank_matrix_is_recovered(problem, rng):
@@ -13,11 +14,10 @@ def test_exact_low_rank_matrix_is_recovered(problem, rng):
     rtol = 1e-9 if problem.name == "float64" else 2e-3
     problem.assert_close(lr.reconstruct(), problem.host(X), rtol=rtol,
                  atol=rtol * np.abs(X).max())
-    Q = to_numpy(lr.Q).astype(np.float64)
-    np.testing.assert_allclose(Q.T @ Q, np.eye(5), atol=10 * rtol)
+    problem.assert_close(lr.Q.T @ lr.Q, np.eye(5), rtol=0, atol=10 * rtol)  # orthonormal
     # singular values match numpy's SVD
     s_ref = np.linalg.svd(problem.host(X), compute_uv=False)[:5]
-    np.testing.assert_allclose(to_numpy(lr.sigma), s_ref, rtol=rtol)
+    problem.assert_close(lr.sigma, s_ref, rtol=rtol)
 
 
 def test_threshold_keeps_the_singular_values_above_tau(rng):
@@ -34,7 +34,7 @@ def test_mini_batch_columns(rng):
     X = rng.random((15, 3)) @ rng.random((3, 100))
     lr = lowrank_approximation(X, tau=1e-6)
     J = np.arange(10, 40)
-    np.testing.assert_allclose(lr.reconstruct(J), X[:, J], atol=1e-10)
+    assert_close(lr.reconstruct(J), X[:, J], rtol=0, atol=1e-10)
 
 
 def test_wide_input_uses_svd(problem, rng):
@@ -72,10 +72,29 @@ def test_reduced_solve_equals_direct_solve_on_low_rank_input(problem, rng, tol, 
         ref = T @ np.linalg.pinv(Xt, rcond=1e-8)
     rt = tol if problem.name == "float64" else dict(rtol=1e-2, atol=1e-2)
     # compare what the layer computes on the data: W̃ X̃ (and the weights themselves for λ > 0)
-    W1h = to_numpy(W1).astype(np.float64)
-    np.testing.assert_allclose(W1h @ Xt, ref @ Xt, **rt)
+    problem.assert_close(W1 @ problem.dev(Xt), ref @ Xt, **rt)
     if lam > 0:
-        np.testing.assert_allclose(W1h, ref, **rt)
+        problem.assert_close(W1, ref, **rt)
+
+
+def test_reduced_solve_on_tiny_input(problem, rng):
+    """Inputs near 1e-30: σ² underflows in float32, so λ_W/σ² is infinite there; the ridge
+    minimizer is still finite (first-layer weights ~0, the bias fitted) and matches the float64
+    least-squares reference, as it does in float64, where nothing underflows."""
+    n0, s, n1, lam = 3, 40, 4, 1e-3
+    X = 1e-30 * rng.random((n0, s))
+    lr = lowrank_approximation(problem.dev(X), tau=1e-4, xp=problem.xp)
+    Z1 = np.maximum(rng.standard_normal((n1, s)), 0)
+    W0 = 0.3 * rng.standard_normal((n1, n0 + 1))
+    W1 = reduced_first_layer_step(problem.dev(Z1), problem.dev(W0), lr, lam_w=lam,
+                                  xp=problem.xp)
+    Xh, Zh, Wh = problem.host(X), problem.host(Z1), problem.host(W0)
+    Xt = np.vstack([Xh, np.ones((1, s))])
+    P = Wh @ Xt
+    T = P + Zh - np.maximum(P, 0)
+    lhs = np.vstack([Xt.T, np.sqrt(lam) * np.eye(n0 + 1)])
+    ref = np.linalg.lstsq(lhs, np.vstack([T.T, np.zeros((n0 + 1, n1))]), rcond=None)[0].T
+    problem.assert_close(W1, ref, rtol=1e-4, atol=1e-6)
 
 
 def test_reduced_solve_matches_u_step_on_batch(rng):
@@ -92,7 +111,7 @@ def test_reduced_solve_matches_u_step_on_batch(rng):
     W_red = reduced_first_layer_step(Z1, W0, lr, columns=J)
     W_dir = nonlinear_u_step(Z1, W0, X[:, J])
     Xt = np.vstack([X[:, J], np.ones((1, J.size))])
-    np.testing.assert_allclose(W_red @ Xt, W_dir @ Xt, rtol=1e-6, atol=1e-8)
+    assert_close(W_red @ Xt, W_dir @ Xt, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("kwargs,match", [({"tau": -1.0}, "tau"), ({"tau": 1.5}, "tau"),
@@ -114,4 +133,4 @@ def test_large_values_do_not_overflow(problem, rng):
     big = 1e20 if problem.name == "float32" else 1e200
     lr = lowrank_approximation(problem.dev(X * big), tau=1e-3, xp=problem.xp)
     assert lr.rank == 3
-    np.testing.assert_allclose(to_numpy(lr.reconstruct()) / big, X, rtol=1e-3, atol=1e-3)
+    problem.assert_close(lr.reconstruct() / big, X, rtol=1e-3, atol=1e-3)

@@ -27,8 +27,9 @@ class LowRankInput:
 
     The first-layer pre-activation of a mini-batch J is ``W_1 X_J = (W_1 QS) V_J`` with the
     cached ``QS = Q diag(σ)``: an (n_1 × r)(r × s) product instead of (n_1 × n_0)(n_0 × s).
+    The fields below are also its attributes.
 
-    Attributes
+    Parameters
     ----------
     Q : array of shape (n0, r)
         Left singular vectors (orthonormal columns), ``U1`` of the paper.
@@ -36,7 +37,7 @@ class LowRankInput:
         Kept singular values, decreasing.
     Vt : array of shape (r, m)
         ``V1ᵀ``: the coordinates of every sample; a mini-batch takes ``Vt[:, J]``.
-    QS : array of shape (n0, r)
+    QS : array of shape (n0, r), optional
         ``Q diag(σ)`` (computed from ``Q`` and ``sigma`` when not given).
     """
 
@@ -60,12 +61,34 @@ class LowRankInput:
         return self.Vt.shape[1]
 
     def with_columns(self, Vt):
-        """The same ``Q``, ``σ`` and ``QS`` with the coordinates ``Vt`` of other samples (a
-        mini-batch ``V_J``); nothing is copied or recomputed."""
+        """The same ``Q``, ``σ`` and ``QS`` with the coordinates of other samples.
+
+        Nothing is copied or recomputed: a mini-batch ``J`` is ``inputs.with_columns(Vt_J)``.
+
+        Parameters
+        ----------
+        Vt : array of shape (r, s)
+            Coordinates ``V_Jᵀ`` of the samples (e.g. ``self.Vt[:, J]``).
+
+        Returns
+        -------
+        LowRankInput
+            Sharing ``Q``, ``sigma`` and ``QS`` with ``self``.
+        """
         return replace(self, Vt=Vt)
 
     def reconstruct(self, columns=None):
-        """``Q diag(σ) Vt`` (or only the given column slice/indices)."""
+        """``Q diag(σ) Vt``, the rank-r approximation of ``X`` (or of some of its columns).
+
+        Parameters
+        ----------
+        columns : slice or array of int, optional
+            Columns (samples) to reconstruct. Default: all.
+
+        Returns
+        -------
+        array of shape (n0, m) or (n0, len(columns))
+        """
         Vt = self.Vt if columns is None else self.Vt[:, columns]
         return (self.Q * self.sigma[None, :]) @ Vt
 
@@ -172,7 +195,14 @@ def reduced_first_layer_step(A, W, lowrank, columns=None, *, lam_w=0.0, rcond=No
     W1r = (W1 @ Q) * sigma[None, :]
     Wr = xp.concat([W1r, W[:, n0:]], axis=1) if bias else W1r
     if lam_w:
-        diag = lam_w / (sigma * sigma)
+        # λ_W/σ_k² beyond the dtype's range (σ_k² underflows for inputs near 1e-20 in float32):
+        # the penalty is infinite and the minimizer has W₁ᵣ[:, k] = 0 exactly — solved as such
+        # (coordinate k of V_J zeroed, a unit penalty), not as an inf/NaN Cholesky factor
+        sq = sigma * sigma
+        dead = sq <= lam_w / float(xp.finfo(sigma.dtype).max)
+        diag = lam_w / xp.where(dead, xp.ones_like(sq), sq)
+        diag = xp.where(dead, xp.ones_like(diag), diag)
+        VJ = xp.where(dead[:, None], xp.zeros_like(VJ), VJ)
         if bias:
             one = xp.full((1,), lam_w, dtype=sigma.dtype, device=_device(sigma))
             diag = xp.concat([diag, one])
