@@ -15,13 +15,14 @@ from nmfdnn import (
     resolve_device,
     resolve_dtype,
     resolve_namespace,
-    to_numpy,
 )
 from nmfdnn._array_api import asarray, namespace_name
 from nmfdnn._host import check_random_state, random_normal
+from nmfdnn.testing import assert_close, assert_equal
 
 PACKAGE = pathlib.Path(nmfdnn.__file__).parent
-HOST_MODULES = {"_host.py", "_testing.py", "_io.py", "evaluation.py", "cli.py", "__main__.py"}
+HOST_MODULES = {"_host.py", "_testing.py", "_io.py", "_checkpoint.py", "_sparse.py",
+                "evaluation.py", "cli.py", "__main__.py"}
 HOST_PACKAGES = {"datasets"}
 
 
@@ -102,8 +103,7 @@ def test_dtypes(xp):
 def test_asarray_moves_host_data_once_with_dtype(xp, device, dtype):
     host = np.arange(6, dtype=np.float64).reshape(2, 3)
     a = asarray(host, xp=xp, device=device, dtype=dtype)
-    assert get_namespace(a) is xp and a.dtype == dtype
-    np.testing.assert_array_equal(to_numpy(a), host)
+    assert_equal(a, host, xp=xp, device=device, dtype=dtype)
 
 
 def test_seeded_host_draws_are_identical_on_every_backend(xp, device, dtype):
@@ -111,7 +111,7 @@ def test_seeded_host_draws_are_identical_on_every_backend(xp, device, dtype):
     a = random_normal((3, 4), rng=check_random_state(7), scale=0.5, xp=xp, device=device,
                       dtype=dtype)
     ref = (np.random.default_rng(7).standard_normal((3, 4)) * 0.5).astype(name)
-    np.testing.assert_array_equal(to_numpy(a), ref)
+    assert_equal(a, ref, xp=xp, device=device, dtype=dtype)
 
 
 def test_random_state_forms():
@@ -119,7 +119,7 @@ def test_random_state_forms():
     assert check_random_state(g) is g
     assert isinstance(check_random_state(None), np.random.Generator)
     a = check_random_state(5).random(3)
-    np.testing.assert_array_equal(a, np.random.default_rng(5).random(3))
+    assert_equal(a, np.random.default_rng(5).random(3))
     with pytest.raises(ValueError, match="random_state"):
         check_random_state("seed")
 
@@ -213,11 +213,9 @@ def test_tier1_steps_run_under_jax_jit(rng):
     jitted = jax.jit(lambda A, U, V: semi_nmf_step(A, U, V, lam_u=0.1, lam_v=0.1, xp=xp))
     U1, V1 = jitted(A, U, V)
     U2, V2 = semi_nmf_step(A, U, V, lam_u=0.1, lam_v=0.1, xp=xp)
-    np.testing.assert_allclose(np.asarray(V1), np.asarray(V2), rtol=1e-10)
+    assert_close(V1, V2, rtol=1e-10)
     jitted = jax.jit(lambda A, U, V: nonlinear_semi_nmf_step(A, U, V, lam_u=0.1, xp=xp))
     U1, _ = jitted(A, U, V)
-    np.testing.assert_allclose(np.asarray(U1),
-                               np.asarray(nonlinear_semi_nmf_step(A, U, V, lam_u=0.1, xp=xp)[0]),
-                               rtol=1e-8)
+    assert_close(U1, nonlinear_semi_nmf_step(A, U, V, lam_u=0.1, xp=xp)[0], rtol=1e-8)
     W, H = jax.jit(lambda A, W, H: nmf_step(A, W, H, xp=xp))(A, xp.abs(U[:, :3]), V[:3])
     assert W.shape == (6, 3) and H.shape == (3, 50)

@@ -111,7 +111,19 @@ def test_cli_killed_during_checkpoint_write_resumes_bitwise(tmp_path, uninterrup
 
 def test_cli_resume_needs_checkpoint(capsys):
     assert main([*CLI_ARGS, "--resume"]) == 2
-    assert "--resume needs --checkpoint" in capsys.readouterr().err
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == "nmfdnn train: error: argument --resume: needs --checkpoint FILE", last
+
+
+@pytest.mark.parametrize("flag_value, message", [
+    ("/nonexistent/dir/ck.npz", "folder '/nonexistent/dir' does not exist"),
+    (".", "is a folder, give a file name such as train.ckpt"),
+])
+def test_cli_checkpoint_path_checked_before_data(flag_value, message, capsys):
+    assert main(["train", "--checkpoint", flag_value]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("nmfdnn train: error: argument --checkpoint:"), last
+    assert message in last, last
 
 
 # --- the estimators, on every backend ---------------------------------------------------------

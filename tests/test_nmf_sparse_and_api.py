@@ -12,6 +12,9 @@ from sklearn.decomposition import NMF as SkNMF  # noqa: N811
 import nmfdnn
 from nmfdnn.estimators import NMF, SemiNMF
 
+SK_MAX_ITER = pytest.mark.filterwarnings(
+    "ignore:Maximum number of iterations:sklearn.exceptions.ConvergenceWarning")
+
 
 @pytest.fixture(scope="module")
 def sparse_data():
@@ -108,6 +111,7 @@ def test_sparse_refused_where_unsupported(sparse_data):
         NMF(3).fit(bad)
 
 
+@SK_MAX_ITER  # scikit-learn warns that its short reference runs stop at max_iter
 def test_custom_init_as_scikit_learn(sparse_data):
     _, Xd = sparse_data
     X = Xd[:120]  # square: W=X and H=0*X have the custom shapes of n_components=None
@@ -127,6 +131,7 @@ def test_custom_init_as_scikit_learn(sparse_data):
             SkNMF(3, max_iter=5).fit(X, W=W, H=H)
 
 
+@SK_MAX_ITER  # scikit-learn warns that its short reference runs stop at max_iter
 def test_feature_names_and_set_output(sparse_data):
     _, Xd = sparse_data
     nmf = NMF(3, max_iter=20).fit(Xd)
