@@ -6,42 +6,32 @@ arrays (``coef_<i>``, ``intercept_<i>``, ``classes`` …) and a JSON string ``__
 format, the estimator class name, its parameters and its fitted attributes.  What the state is
 belongs to the estimators (``_get_model_state`` / ``_from_model_state``); the class is looked up
 by name among the registered network estimators (:func:`nmfdnn.estimators.network_class`).  A
-file loads onto any backend, device and dtype.
+file loads onto any backend, device and dtype.  Training checkpoints (written by the estimators
+during ``fit``) live in :mod:`nmfdnn._checkpoint`, which this module re-exports.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from nmfdnn._array_api import resolve_device, resolve_dtype, resolve_namespace
+from nmfdnn._checkpoint import (
+    data_fingerprint,
+    jsonable_params,
+    read_checkpoint,
+    write_atomic,
+    write_checkpoint,
+)
 from nmfdnn.estimators import network_class
 
-__all__ = ["save_model", "load_model"]
+__all__ = ["save_model", "load_model", "write_checkpoint", "read_checkpoint",
+           "data_fingerprint"]
 
 FORMAT = "nmfdnn-network/1"
-
-
-def _jsonable_params(est):
-    params = {}
-    for key, value in est.get_params(deep=False).items():
-        if key == "callbacks":
-            continue
-        if key == "backend" and value is not None and not isinstance(value, str):
-            value = getattr(value, "__name__", None)
-        if key in ("device", "dtype") and value is not None and not isinstance(value, str):
-            value = str(value)
-        if key == "random_state" and not (value is None or isinstance(value, int)):
-            value = None
-        if isinstance(value, tuple):
-            value = list(value)
-        params[key] = value
-    return params
 
 
 def save_model(est, path):
@@ -77,19 +67,12 @@ def save_model(est, path):
     meta = {
         "format": FORMAT,
         "class": type(est).__name__,
-        "params": _jsonable_params(est),
+        "params": jsonable_params(est),
         **attributes,
         "dtype": str(arrays["coef_0"].dtype),
     }
     arrays = dict(arrays, __meta__=np.asarray(json.dumps(meta)))
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, arrays)
     return path
 
 

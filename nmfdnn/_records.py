@@ -25,6 +25,12 @@ class EpochRecord:
         Mean training loss of the epoch, each mini-batch evaluated with the weights it started
         from (the running training loss, as scikit-learn's MLP reports): ``½‖y − ŷ‖²`` per
         sample for the trainers without backpropagation, the optimized loss for backpropagation.
+        It describes the weights *during* the epoch, not the ones returned after it: the
+        first mini-batch of a run is scored with the initial weights, the output refit and the
+        weight average are not applied.  With one mini-batch per epoch (``batch_size`` ≥ the
+        samples) it is exactly the loss of the weights before the epoch, e.g. 4.6 for random
+        weights on digits when the returned network already scores 97.8 %; the loss of the
+        returned weights is ``½‖y − ŷ‖²`` of their predictions (``nmfdnn train`` prints both).
     val_score : float or None
         Validation score after the epoch (the ``score`` callable of the trainer).
     seconds : float

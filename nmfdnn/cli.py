@@ -5,7 +5,8 @@ Commands
 train
     Train a network without backpropagation (``NMFNetworkClassifier``) on digits (default, no
     download), MNIST or Fashion-MNIST (from ``--data`` or ``NMFDNN_DATA``), with a progress bar
-    per epoch, the test accuracy and wall time at the end, and ``--save`` to keep the model.
+    per epoch, the test accuracy and wall time at the end, ``--save`` to keep the model and
+    ``--checkpoint FILE`` / ``--resume`` to continue an interrupted run bit for bit.
 demo
     Factorize scikit-learn's bundled digits with the layer solvers (NMF, semi-NMF, Algorithm 1,
     nonlinear semi-NMF) and print each objective falling.  Needs no downloaded data.
@@ -142,18 +143,27 @@ def _device(text):
     return text
 
 
-def _save_path(text):
-    path = Path(text).expanduser()
-    parent = path.parent
-    if not parent.is_dir():
-        raise argparse.ArgumentTypeError(f"folder {str(parent)!r} does not exist")
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a folder, give a file name such as "
-                                         "model.npz")
+def _writable_file(example):
+    """A file path whose folder exists and is writable (the file itself need not exist)."""
 
-    if not os.access(parent, os.W_OK):
-        raise argparse.ArgumentTypeError(f"folder {str(parent)!r} is not writable")
-    return path
+    def parse(text):
+        path = Path(text).expanduser()
+        parent = path.parent
+        if not parent.is_dir():
+            raise argparse.ArgumentTypeError(f"folder {str(parent)!r} does not exist")
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r} is a folder, give a file name such as "
+                                             f"{example}")
+        if not os.access(parent, os.W_OK):
+            raise argparse.ArgumentTypeError(f"folder {str(parent)!r} is not writable")
+        return path
+
+    parse.__name__ = "file path"
+    return parse
+
+
+_save_path = _writable_file("model.npz")
+_checkpoint_path = _writable_file("train.ckpt")
 
 
 def _existing_dir(text):
@@ -250,6 +260,12 @@ def build_parser():
                      help="save the fitted model (.npz; load with nmfdnn.load_model); its folder "
                           "must exist (default: not saved)")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
+    out.add_argument("--checkpoint", type=_checkpoint_path, default=None, metavar="FILE",
+                     help="write the full training state to FILE after every epoch (atomically; "
+                          "its folder must exist; default: no checkpoints)")
+    out.add_argument("--resume", action="store_true",
+                     help="continue from --checkpoint FILE if it exists (same final weights, bit "
+                          "for bit, as an uninterrupted run; other parameters or data: an error)")
     _add_backend_args(train)
     train.set_defaults(func=_train)
 
@@ -295,6 +311,21 @@ def build_parser():
     _add_backend_args(bench)
     bench.set_defaults(func=_bench)
     return parser
+
+
+def _checkpoint_kwargs(args):
+    """Estimator parameters of ``--checkpoint`` / ``--resume``."""
+    if args.resume and args.checkpoint is None:
+        raise _FlagError("argument --resume: needs --checkpoint FILE")
+    return {"checkpoint": args.checkpoint, "resume": args.resume}
+
+
+def _final_train_loss(clf, X, y):
+    """Mean ``½‖y − ŷ‖²`` per sample of the fitted network on its training data (one-hot
+    targets), i.e. the loss of the weights that are returned."""
+    out = to_numpy(clf._output(X)[0])
+    target = (np.asarray(y)[:, None] == clf.classes_[None, :]).astype(out.dtype)
+    return float(0.5 * ((out - target) ** 2).sum(axis=1).mean())
 
 
 def _add_backend_args(p):
@@ -376,18 +407,22 @@ def _mpi_comm():
 
 
 def _train(args):
+    checkpoint = _checkpoint_kwargs(args)
     _resolve_backend(args)  # before the data: a missing backend is reported at once
     comm = _mpi_comm()
     if comm is None:
-        return _train_on(args, None)
+        return _train_on(args, None, checkpoint)
     # errors raised on every rank together pass; any other error on one rank ends all ranks
     with abort_on_error(comm, passthrough=(ValueError, TypeError, FileNotFoundError,
                                            FloatingPointError)):
-        return _train_on(args, comm)
+        return _train_on(args, comm, checkpoint)
 
 
-def _train_on(args, comm):
+def _train_on(args, comm, checkpoint):
     lead = comm is None or comm.rank == 0  # prints and saves
+    if comm is not None and checkpoint["checkpoint"] is not None:
+        raise _FlagError("argument --checkpoint: not supported under mpiexec yet (train with "
+                         "one process, or without checkpoints)")
     default_hidden = (500,) if args.dataset == "digits" else (1000, 500)
     hidden = args.hidden or default_hidden
 
@@ -400,7 +435,7 @@ def _train_on(args, comm):
         inner_iter=args.inner_iter, alpha_W=args.alpha_W, alpha_Z=args.alpha_Z,
         rank_tol=args.rank_tol, init=args.init, omega=args.omega, average=args.average,
         refit_output=args.refit_output, backend=args.backend, device=args.device,
-        dtype=args.dtype, random_state=args.seed, callbacks=[progress],
+        dtype=args.dtype, random_state=args.seed, callbacks=[progress], **checkpoint,
     )
     X, y, Xt, yt = _load(args)
     if args.subset is not None:
@@ -429,7 +464,9 @@ def _train_on(args, comm):
     if not lead:
         return 0
     print(f"test accuracy {100 * acc:.2f} % (error {100 * (1 - acc):.2f} %), "
-          f"train loss {clf.loss_curve_[-1]:.4g}, {clf.n_iter_} epochs, wall time {seconds:.1f} s "
+          f"train loss {_final_train_loss(clf, X, y):.4g}{'' if comm is None else ' (rank 0)'} "
+          f"(running mean during the last epoch "
+          f"{clf.loss_curve_[-1]:.4g}), {clf.n_iter_} epochs, wall time {seconds:.1f} s "
           f"(input rank {clf.rank_}, batch {clf.batch_size_})")
     if args.save:
         path = save_model(clf, args.save)

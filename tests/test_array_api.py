@@ -22,7 +22,7 @@ from nmfdnn.testing import assert_close, assert_equal
 
 PACKAGE = pathlib.Path(nmfdnn.__file__).parent
 HOST_MODULES = {"_host.py", "_testing.py", "_io.py", "evaluation.py", "cli.py", "__main__.py",
-                "distributed.py"}
+                "distributed.py", "_checkpoint.py", "_sparse.py"}
 HOST_PACKAGES = {"datasets"}
 
 

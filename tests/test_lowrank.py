@@ -77,6 +77,26 @@ def test_reduced_solve_equals_direct_solve_on_low_rank_input(problem, rng, tol, 
         problem.assert_close(W1, ref, **rt)
 
 
+def test_reduced_solve_on_tiny_input(problem, rng):
+    """Inputs near 1e-30: σ² underflows in float32, so λ_W/σ² is infinite there; the ridge
+    minimizer is still finite (first-layer weights ~0, the bias fitted) and matches the float64
+    least-squares reference, as it does in float64, where nothing underflows."""
+    n0, s, n1, lam = 3, 40, 4, 1e-3
+    X = 1e-30 * rng.random((n0, s))
+    lr = lowrank_approximation(problem.dev(X), tau=1e-4, xp=problem.xp)
+    Z1 = np.maximum(rng.standard_normal((n1, s)), 0)
+    W0 = 0.3 * rng.standard_normal((n1, n0 + 1))
+    W1 = reduced_first_layer_step(problem.dev(Z1), problem.dev(W0), lr, lam_w=lam,
+                                  xp=problem.xp)
+    Xh, Zh, Wh = problem.host(X), problem.host(Z1), problem.host(W0)
+    Xt = np.vstack([Xh, np.ones((1, s))])
+    P = Wh @ Xt
+    T = P + Zh - np.maximum(P, 0)
+    lhs = np.vstack([Xt.T, np.sqrt(lam) * np.eye(n0 + 1)])
+    ref = np.linalg.lstsq(lhs, np.vstack([T.T, np.zeros((n0 + 1, n1))]), rcond=None)[0].T
+    problem.assert_close(W1, ref, rtol=1e-4, atol=1e-6)
+
+
 def test_reduced_solve_matches_u_step_on_batch(rng):
     """With the same batch columns, the reduced solve equals nonlinear_u_step on X_J̃ when the
     weights already lie in span(Q) and λ = 0."""

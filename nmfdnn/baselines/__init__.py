@@ -3,6 +3,7 @@
 from nmfdnn.baselines._backprop import (
     LOSSES,
     AdamState,
+    BackpropState,
     adam_init,
     adam_step,
     backprop_minibatch_step,
@@ -16,6 +17,7 @@ from nmfdnn.baselines._backprop import (
 __all__ = [
     "LOSSES",
     "AdamState",
+    "BackpropState",
     "adam_init",
     "adam_step",
     "backprop_minibatch_step",

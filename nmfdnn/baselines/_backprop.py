@@ -15,6 +15,7 @@ Losses (``m`` = mini-batch size, mean over the batch so that Adam's step is batc
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import array_api_compat
 
@@ -28,6 +29,7 @@ from nmfdnn.distributed import as_communicator
 
 __all__ = [
     "AdamState",
+    "BackpropState",
     "glorot_init",
     "forward",
     "loss_and_gradients",
@@ -249,9 +251,36 @@ def train_epoch(params, state, X, Y, order, *, batch_size=100, loss="mse", lr=1e
     return params, state, total / n_batches
 
 
+@dataclass
+class BackpropState:
+    """Everything :func:`train_backprop` needs to continue a run exactly where it stopped.
+
+    With the host generator's state (owned by the caller; one permutation per epoch is drawn
+    from it), continuing from a ``BackpropState`` gives the same weights, bit for bit, as the
+    uninterrupted run.
+
+    Parameters
+    ----------
+    epoch : int
+        Epochs done.
+    params : list of (W, b)
+        The parameters after that epoch.
+    adam : AdamState
+        Adam's moments and step count.
+    history : TrainingHistory
+        The records so far.
+    """
+
+    epoch: int
+    params: list
+    adam: AdamState
+    history: TrainingHistory
+
+
 def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="mse", lr=1e-3,
                    beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, score=None,
-                   callback=None, comm=None, partition=None, xp=None):
+                   callback=None, comm=None, partition=None, state=None, on_epoch=None,
+                   xp=None):
     """Train by mini-batch Adam, with the records and callbacks of the NMF trainers.
 
     Per epoch: a permutation drawn on the host (``rng``) and moved once, :func:`train_epoch`,
@@ -285,6 +314,12 @@ def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="ms
         on every process.
     partition : Partition, optional
         Global numbers of this process's samples (default: contiguous blocks in rank order).
+    state : BackpropState, optional
+        Continue a run from ``state`` (``params`` is then ignored): epochs
+        ``state.epoch + 1 … max_epochs``, records appended to ``state.history``.
+    on_epoch : callable, optional
+        ``on_epoch(BackpropState)`` after every epoch (after ``callback``), e.g. to write a
+        checkpoint; read-only.
     xp : namespace, optional
 
     Returns
@@ -306,10 +341,16 @@ def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="ms
         partition = comm.partition(X.shape[1])
     m = X.shape[1] if comm is None else partition.n_total
     bounds = [(s, min(s + batch_size, m)) for s in range(0, m, batch_size)]
-    state = adam_init(params, xp=xp)
-    history = TrainingHistory()
+    first_epoch = 1
+    if state is not None:  # continue a run (checkpoint, warm start, partial_fit)
+        params, history = list(state.params), state.history
+        first_epoch = state.epoch + 1
+        state = state.adam
+    else:
+        state = adam_init(params, xp=xp)
+        history = TrainingHistory()
     W_tilde = [xp.concat([W, b], axis=1) for W, b in params]
-    for epoch in range(1, max_epochs + 1):
+    for epoch in range(first_epoch, max_epochs + 1):
         t0 = time.perf_counter()
         batches = None
         if comm is None:
@@ -339,6 +380,11 @@ def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="ms
                              val_score=float(host[1]) if score is not None else None,
                              seconds=time.perf_counter() - t0)
         history.records.append(record)
-        if callback is not None and callback(record, W_tilde):
+        stop = callback is not None and callback(record, W_tilde)
+        if stop:
+            history.stopped_early = epoch < max_epochs
+        if on_epoch is not None:
+            on_epoch(BackpropState(epoch=epoch, params=params, adam=state, history=history))
+        if stop:
             break
     return W_tilde, history

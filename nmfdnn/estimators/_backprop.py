@@ -14,7 +14,8 @@ import numbers
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from nmfdnn.baselines import LOSSES, glorot_init, train_backprop
+from nmfdnn._host import to_numpy
+from nmfdnn.baselines import LOSSES, AdamState, BackpropState, glorot_init, train_backprop
 from nmfdnn.estimators._network_base import (
     SHARED_PARAMETERS,
     BaseNetwork,
@@ -83,6 +84,9 @@ class _BaseBackprop(BaseNetwork):
         random_state=None,
         verbose=False,
         callbacks=None,
+        warm_start=False,
+        checkpoint=None,
+        resume=False,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.loss = loss
@@ -103,16 +107,46 @@ class _BaseBackprop(BaseNetwork):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.checkpoint = checkpoint
+        self.resume = resume
 
     def _train(self, Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype,
-               comm=None, partition=None):
-        params = glorot_init(sizes, rng=rng, xp=xp, device=device, dtype=dtype)
+               comm=None, partition=None, state=None, on_epoch=None, max_epochs=None):
+        params = (state.params if state is not None
+                  else glorot_init(sizes, rng=rng, xp=xp, device=device, dtype=dtype))
         return train_backprop(
-            Xc, Y, params, batch_size=batch_size, max_epochs=self.max_epochs, rng=rng,
+            Xc, Y, params, batch_size=batch_size,
+            max_epochs=self.max_epochs if max_epochs is None else max_epochs, rng=rng,
             loss=self.loss, lr=float(self.learning_rate), beta1=float(self.beta_1),
             beta2=float(self.beta_2), eps=float(self.epsilon), weight_decay=float(self.alpha),
-            score=score, callback=callback, comm=comm, partition=partition, xp=xp,
+            score=score, callback=callback, comm=comm, partition=partition, state=state,
+            on_epoch=on_epoch, xp=xp,
         )
+
+    def _pack_state(self, state):
+        arrays = {}
+        for i, (layer, m_, v_) in enumerate(zip(state.params, state.adam.m, state.adam.v)):
+            for j, name in enumerate(("W", "b")):
+                arrays[f"{name}_{i}"] = to_numpy(layer[j])
+                arrays[f"adam_m_{name}_{i}"] = to_numpy(m_[j])
+                arrays[f"adam_v_{name}_{i}"] = to_numpy(v_[j])
+        return arrays, {"n_layers": len(state.params), "adam_t": int(state.adam.t)}
+
+    def _unpack_state(self, arrays, meta, history, *, xp, device):
+        def get(key):
+            return xp.asarray(arrays[key], device=device)
+
+        n = meta["n_layers"]
+        params = [(get(f"W_{i}"), get(f"b_{i}")) for i in range(n)]
+        m_ = [(get(f"adam_m_W_{i}"), get(f"adam_m_b_{i}")) for i in range(n)]
+        v_ = [(get(f"adam_v_W_{i}"), get(f"adam_v_b_{i}")) for i in range(n)]
+        return BackpropState(epoch=int(meta["epoch"]), params=params,
+                             adam=AdamState(m=m_, v=v_, t=int(meta["adam_t"])),
+                             history=history)
+
+    def _state_widths(self, state):
+        return [state.params[0][0].shape[1]] + [W.shape[0] for W, _ in state.params]
 
 
 @fill_doc(bp_parameters=_BP_PARAMETERS, shared_parameters=SHARED_PARAMETERS)

@@ -4,8 +4,10 @@
   ``dtype=`` or, when they are ``None``, from ``X`` itself (arrays keep their namespace).
 - :func:`to_backend` — validate an input (2-D, finite, optionally non-negative) and move it
   there once (host data are cast on the host first).
+- :func:`convert` — the conversion itself, non-numeric data refused naming the argument.
 - :func:`prepare_masked` — the same for ``X`` with an optional entry or sample mask.
 - :func:`like_input` — return a result in the namespace of the caller's input.
+- :func:`check_same_namespace` — refuse, after ``fit``, arrays of another library or device.
 - :data:`COMMON_CONSTRAINTS` — the rows of scikit-learn's ``_parameter_constraints`` table that
   every estimator of the NMF family shares (backend, device, dtype, seed, verbosity).
 """
@@ -26,9 +28,9 @@ from nmfdnn._array_api import (
 from nmfdnn._host import check_host_input, to_host, to_numpy
 from nmfdnn._validation import check_matrix, check_positive_int
 
-__all__ = ["COMMON_CONSTRAINTS", "resolve_fit_backend", "to_backend", "prepare_masked",
-           "like_input", "fitted_backend", "check_n_features", "is_array", "check_ranks",
-           "check_2d"]
+__all__ = ["COMMON_CONSTRAINTS", "resolve_fit_backend", "to_backend", "convert",
+           "prepare_masked", "like_input", "fitted_backend", "check_n_features",
+           "check_same_namespace", "is_array", "check_ranks", "check_2d"]
 
 #: Constraints (scikit-learn's ``_parameter_constraints`` format) of the parameters every
 #: estimator of the NMF family shares.  ``device`` and ``dtype`` are checked against the chosen
@@ -95,9 +97,59 @@ def to_backend(X, *, xp, device, dtype, name="X", ndim=2, nonnegative=False):
     if shape is not None and len(shape) != ndim:
         hint = " (reshape a single feature with X.reshape(-1, 1))" if len(shape) == 1 else ""
         raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(shape)}{hint}")
-    A = asarray(X, xp=xp, device=device, dtype=dtype)
+    A = convert(X, xp=xp, device=device, dtype=dtype, name=name)
     check_matrix(A, name, xp=xp, nonnegative=nonnegative, ndim=ndim)
     return A
+
+
+def convert(X, *, xp, device, dtype, name="X"):
+    """:func:`nmfdnn._array_api.asarray` with the failures of non-numeric data (strings,
+    objects, ragged lists, complex values) as a TypeError/ValueError naming ``name``."""
+    check_host_input(X, name)
+    try:
+        return asarray(X, xp=xp, device=device, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} must be real numeric data convertible to {dtype} "
+                        f"({type(exc).__name__}: {exc})") from None
+
+
+def check_same_namespace(X, fitted, estimator, name="X"):
+    """Refuse an array of another library or device than the fitted model's arrays.
+
+    The rule (scikit-learn's array-API mode, plus one convenience): after ``fit``, inputs must
+    be arrays of the fitted namespace on the fitted device — the computation then stays
+    there — or host data (NumPy arrays, lists), which are converted once and whose results
+    come back as NumPy.  An array of another library (a torch tensor for a NumPy model, a
+    NumPy-backed array-api-strict array for a torch model, …) or on another device is never
+    moved silently: convert it explicitly (e.g. ``torch.asarray(x, device=...)``), or refit
+    or reload the model there (``nmfdnn.load_model(path, backend=..., device=...)``).
+
+    Parameters
+    ----------
+    X : array-like
+    fitted : array
+        A fitted array of the model (its namespace and device are the reference).
+    estimator : str
+        Name used in the message.
+    name : str, default="X"
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is an array of another namespace or device.
+    """
+    if not is_array(X) or array_api_compat.is_numpy_array(X):
+        return  # host data: converted once, results come back as NumPy
+    xp_fit = array_api_compat.array_namespace(fitted)
+    xp_in = array_api_compat.array_namespace(X)
+    dev_fit, dev_in = device_of(fitted), device_of(X)
+    if xp_in is not xp_fit or str(dev_in) != str(dev_fit):
+        raise ValueError(
+            f"{name} is an array of {xp_in.__name__} on device {dev_in}, but this {estimator} "
+            f"was fitted with {xp_fit.__name__} on device {dev_fit}: inputs must use the "
+            "fitted namespace and device (or be host NumPy/list data). Convert explicitly, "
+            "or reload the model there with nmfdnn.load_model(path, backend=..., device=...)"
+        )
 
 
 def prepare_masked(X, mask, *, xp, device, dtype, nonnegative):
@@ -126,14 +178,16 @@ def prepare_masked(X, mask, *, xp, device, dtype, nonnegative):
 
     Raises
     ------
+    TypeError
+        If ``X`` or ``mask`` is not real numeric data.
     ValueError
         If ``X`` is not 2-D, the mask has another shape, or an observed entry is not finite
         (or negative when ``nonnegative``).
     """
     if mask is None:
         return to_backend(X, xp=xp, device=device, dtype=dtype, nonnegative=nonnegative), None
-    Xa = asarray(X, xp=xp, device=device, dtype=dtype)
-    M = asarray(mask, xp=xp, device=device, dtype=dtype)
+    Xa = convert(X, xp=xp, device=device, dtype=dtype, name="X")
+    M = convert(mask, xp=xp, device=device, dtype=dtype, name="mask")
     if Xa.ndim != 2:
         raise ValueError(f"X must be 2-D, got shape {tuple(Xa.shape)}")
     if M.ndim == 1 and M.shape[0] == Xa.shape[0]:

@@ -163,10 +163,22 @@ class DeepNMF(ClassifierMixin, BaseEstimator):
         Xa, Mr = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
         n, m = Xa.shape
         lam = float(self.lam)
-        yh = to_numpy(y).ravel().tolist()  # labels: host bookkeeping, once
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y (labels, -1 for unlabeled "
+                             "samples), got None")
+        yh = to_numpy(y)  # labels: host bookkeeping, once
+        if yh.ndim != 1:
+            raise ValueError(f"y must be 1-D (one label per sample), got shape {yh.shape}")
+        yh = yh.tolist()
         if len(yh) != n:
             raise ValueError(f"y has {len(yh)} labels but X has {n} samples")
-        classes = sorted({v for v in yh if v != -1})
+        if any(v != v for v in yh):
+            raise ValueError("y contains NaN labels (use -1 for unlabeled samples)")
+        try:
+            classes = sorted({v for v in yh if v != -1})
+        except TypeError:
+            raise TypeError("y mixes label types that cannot be ordered (e.g. str and int); "
+                            "use labels of one type") from None
         if not classes:
             raise ValueError("no labeled sample (every y is -1)")
         code = {c: i for i, c in enumerate(classes)}

@@ -19,8 +19,11 @@ transposes are free.  ``coefs_[i]`` is ``W_{i+1}ᵀ`` of the paper and ``interce
 
 from __future__ import annotations
 
+import copy
 import numbers
+import os
 import time
+from dataclasses import asdict
 
 import array_api_compat
 from sklearn.base import BaseEstimator
@@ -28,6 +31,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from nmfdnn import _checkpoint
 from nmfdnn._array_api import get_namespace, namespace_name
 from nmfdnn._host import (
     check_host_input,
@@ -41,9 +45,11 @@ from nmfdnn._host import (
 )
 from nmfdnn._linalg import jitter_events
 from nmfdnn._ops import relu
+from nmfdnn._records import EpochRecord, TrainingHistory
 from nmfdnn.distributed import as_communicator, collective_errors
 from nmfdnn.estimators._base import (
     check_2d,
+    check_same_namespace,
     is_array,
     like_input,
     resolve_fit_backend,
@@ -79,6 +85,22 @@ SHARED_PARAMETERS = """\
     callbacks : list of callables, default=None
         ``cb(estimator, record)`` after every epoch (``record``: :class:`EpochRecord`);
         returning True stops training.
+    warm_start : bool, default=False
+        ``fit`` continues the previous run (raw weights, averaging state, optimizer state —
+        Adam's moments and step count for backpropagation —, host generator and
+        early-stopping state) for ``max_epochs`` more epochs instead of starting afresh:
+        ``fit`` with ``max_epochs=a`` then ``b`` gives the weights of one ``fit`` with
+        ``a + b`` (same data), bit for bit.  Records accumulate.
+    checkpoint : str or path-like, default=None
+        After every epoch, write the full training state (raw and averaged weights,
+        optimizer and generator states, records, parameters and a fingerprint of the data)
+        to this file, atomically (a temporary file in the same folder, then a rename).
+    resume : bool, default=False
+        With ``checkpoint``: if the file exists, ``fit`` continues from it up to
+        ``max_epochs`` epochs in all, giving the same weights, bit for bit, as the run that was
+        never interrupted.  A checkpoint of other parameters or other data is refused
+        (ValueError); ``max_epochs`` may be raised to extend a run.  Without the file, ``fit``
+        starts afresh.
 """
 
 
@@ -122,9 +144,9 @@ def network_class(name):
 class BaseNetwork(BaseEstimator):
     """Base of the ReLU network estimators; subclasses implement ``_train``.
 
-    ``_train(Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype)`` returns the
-    layer matrices ``W̃_i = [W_i, b_i]`` (columns, paper layout) and a
-    :class:`~nmfdnn.training.TrainingHistory`.
+    ``_train(Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype, state,
+    on_epoch, max_epochs)`` returns the layer matrices ``W̃_i = [W_i, b_i]`` (columns, paper
+    layout) and a :class:`~nmfdnn.training.TrainingHistory`.
     """
 
     #: Constraints of the parameters shared by every network estimator (scikit-learn's table,
@@ -144,6 +166,9 @@ class BaseNetwork(BaseEstimator):
                          HasMethods(["permutation", "integers"])],
         "verbose": ["verbose"],
         "callbacks": [None, list, tuple],
+        "warm_start": ["boolean"],
+        "checkpoint": [None, str, os.PathLike],
+        "resume": ["boolean"],
     }
 
     #: Mini-batch size of ``batch_size="auto"`` (capped at the number of samples).
@@ -174,7 +199,18 @@ class BaseNetwork(BaseEstimator):
     # --- fit ----------------------------------------------------------------------------------
 
     def _train(self, Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype,
-               comm=None, partition=None):
+               comm=None, partition=None, state=None, on_epoch=None, max_epochs=None):
+        raise NotImplementedError
+
+    def _pack_state(self, state):
+        """The trainer's state (``LoopState`` / ``BackpropState``) as host arrays and meta."""
+        raise NotImplementedError
+
+    def _unpack_state(self, arrays, meta, history, *, xp, device):
+        raise NotImplementedError
+
+    def _state_widths(self, state):
+        """Layer widths ``[n0, …, nd]`` of a trainer state (to check a warm start)."""
         raise NotImplementedError
 
     def fit(self, X, y, *, X_val=None, y_val=None, comm=None):
@@ -230,7 +266,11 @@ class BaseNetwork(BaseEstimator):
                                      f"{widths} (rank order)")
             partition = comm.partition(m)
             m = partition.n_total
+        resume, max_epochs, fingerprint = self._resume_point(X, Y, xp=xp, device=dev)
         rng = check_random_state(self.random_state)
+        if resume is not None:  # the same validation split as the run that is continued
+            rng.bit_generator.state = copy.deepcopy(resume["rng_start"])
+        rng_start = copy.deepcopy(rng.bit_generator.state)
         Xc = X.T
         val = None
         with collective_errors(comm):
@@ -262,6 +302,13 @@ class BaseNetwork(BaseEstimator):
                     f"({m_train}); use a smaller batch_size or 'auto'"
                 )
         sizes = [n0, *hidden, Y.shape[0]]
+        if resume is not None:
+            rng.bit_generator.state = copy.deepcopy(resume["rng"])
+            if self._state_widths(resume["loop"]) != sizes:
+                raise ValueError(
+                    f"cannot continue training: the saved network has layer widths "
+                    f"{self._state_widths(resume['loop'])}, this fit needs {sizes}"
+                )
         t0 = time.perf_counter()
 
         score = None
@@ -272,15 +319,20 @@ class BaseNetwork(BaseEstimator):
                 return self._score_columns(predict_columns(Wk, Xv, xp=xp), Yv, xp=xp,
                                            reduce=comm)
 
-        stop_state = {"best": None, "best_W": None, "bad": 0,
-                      "quiet": comm is not None and comm.rank != 0}
+        stop_state = ({"best": None, "best_W": None, "bad": 0} if resume is None
+                      else resume["stop"])
+        stop_state["quiet"] = comm is not None and comm.rank != 0
 
         def callback(record, Wk):
             return self._after_epoch(record, Wk, stop_state)
 
         extra = {} if comm is None else {"comm": comm, "partition": partition}
+        on_epoch = self._epoch_hook(fingerprint, rng, rng_start, stop_state,
+                                    loop=None if resume is None else resume["loop"])
         W, history = self._train(Xc, Y, sizes, batch_size=batch_size, rng=rng, score=score,
-                                 callback=callback, xp=xp, device=dev, dtype=dtype, **extra)
+                                 callback=callback, xp=xp, device=dev, dtype=dtype,
+                                 state=None if resume is None else resume["loop"],
+                                 on_epoch=on_epoch, max_epochs=max_epochs, **extra)
         if self.early_stopping and stop_state["best_W"] is not None:
             W = stop_state["best_W"]
         jitter_events()  # reads (and warns about) the jitter counted on an accelerator, once
@@ -298,7 +350,7 @@ class BaseNetwork(BaseEstimator):
         self.backend_ = namespace_name(xp)
         return self
 
-    def _after_epoch(self, record, W, st):
+    def _after_epoch(self, record, W, st, *, early_stopping=None):
         """Verbose line, user callbacks and early stopping after an epoch; True stops."""
         stop = False
         if self.verbose and not st.get("quiet"):
@@ -308,7 +360,7 @@ class BaseNetwork(BaseEstimator):
         for cb in self.callbacks or ():
             if cb(self, record):
                 stop = True
-        if self.early_stopping:
+        if self.early_stopping if early_stopping is None else early_stopping:
             if st["best"] is None or record.val_score > st["best"] + self.tol:
                 st["best"], st["best_W"], st["bad"] = record.val_score, W, 0
             else:
@@ -318,6 +370,202 @@ class BaseNetwork(BaseEstimator):
                         print(f"early stopping: no improvement for {st['bad']} epochs")
                     stop = True
         return stop
+
+    # --- continuing a run: warm start, checkpoints, partial_fit --------------------------------
+
+    def _fingerprint(self, X, Y, *, xp):
+        """Shape, dtype and SHA-256 of a strided sample and the sums of ``X`` and ``Y``
+        (one small transfer); what a checkpoint must be resumed with."""
+        m = X.shape[0]
+        step = max(1, m // 64)
+        pos = xp.astype(xp.arange(m, device=array_api_compat.device(Y)), Y.dtype)
+        sample = xp.concat([X[::step, :], Y.T[::step, :]], axis=1)
+        sums = xp.concat([xp.sum(X, axis=0), xp.sum(X, axis=1), xp.sum(Y, axis=1),
+                          xp.sum(Y * pos[None, :], axis=1)])
+        return _checkpoint.data_fingerprint((m, X.shape[1], Y.shape[0]), str(X.dtype),
+                                            to_numpy(sample), to_numpy(sums))
+
+    def _resume_point(self, X, Y, *, xp, device):
+        """Where ``fit`` starts: ``(None, max_epochs, fingerprint)`` for a fresh run, else the
+        state to continue (warm start from memory, or a checkpoint file with ``resume=True``),
+        the total number of epochs to reach, and the fingerprint of ``(X, Y)`` (None without
+        ``checkpoint``)."""
+        st = getattr(self, "_train_state_", None)
+        fp = self._fingerprint(X, Y, xp=xp) if self.checkpoint is not None else None
+        if self.warm_start and st is not None:
+            loop = copy.copy(st["loop"])
+            loop.history = TrainingHistory(records=list(loop.history.records))
+            stop = dict(st["stop"])
+            return ({"loop": loop, "rng": st["rng"], "rng_start": st["rng_start"],
+                     "stop": stop}, loop.epoch + self.max_epochs, fp)
+        if self.checkpoint is None or not self.resume or not os.path.exists(self.checkpoint):
+            return None, self.max_epochs, fp
+        path = os.fspath(self.checkpoint)
+        arrays, meta = _checkpoint.read_checkpoint(path)
+        if meta.get("class") != type(self).__name__:
+            raise ValueError(f"checkpoint {path} was written by {meta.get('class')}, not "
+                             f"{type(self).__name__}; refusing to resume")
+        mine = _checkpoint.checkpoint_params(self)
+        theirs = meta.get("params", {})
+        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        if diff:
+            shown = ", ".join(f"{k}={theirs.get(k)!r} there, {mine.get(k)!r} here" for k in diff)
+            raise ValueError(f"checkpoint {path} was written with other parameters ({shown}); "
+                             "refusing to resume (use resume=False or another checkpoint)")
+        if fp != meta.get("data"):
+            raise ValueError(
+                f"checkpoint {path} was written for other training data (shape "
+                f"{meta.get('data', {}).get('shape')}, dtype {meta.get('data', {}).get('dtype')}"
+                f"; this data: shape {fp['shape']}, dtype {fp['dtype']}, or the same shape with "
+                "other values); refusing to resume"
+            )
+        history = TrainingHistory(records=[EpochRecord(**r) for r in meta["records"]],
+                                  stopped_early=bool(meta["stopped_early"]))
+        loop = self._unpack_state(arrays, meta, history, xp=xp, device=device)
+        best_W = None
+        if meta["n_best"]:
+            best_W = [xp.asarray(arrays[f"best_W_{i}"], device=device)
+                      for i in range(meta["n_best"])]
+        stop = {"best": meta["stop_best"], "bad": meta["stop_bad"], "best_W": best_W}
+        max_epochs = loop.epoch if history.stopped_early else self.max_epochs
+        return ({"loop": loop, "rng": meta["rng"], "rng_start": meta["rng_start"],
+                 "stop": stop}, max_epochs, fp)
+
+    def _epoch_hook(self, fingerprint, rng, rng_start, stop_state, *, loop=None):
+        """``on_epoch`` of the trainers: keep the state to continue from (``warm_start``,
+        ``partial_fit``) and write it to ``checkpoint`` when set (with the data
+        ``fingerprint``).  Read-only for training."""
+
+        def keep(state):
+            self._train_state_ = {"loop": state, "rng": copy.deepcopy(rng.bit_generator.state),
+                                  "rng_start": rng_start, "stop": stop_state}
+
+        def on_epoch(state):
+            keep(state)
+            if self.checkpoint is not None:
+                self._write_checkpoint(fingerprint)
+
+        if loop is not None:
+            keep(loop)
+        return on_epoch
+
+    def _write_checkpoint(self, fingerprint):
+        """The state after an epoch to ``checkpoint``, atomically (:mod:`nmfdnn._checkpoint`).
+
+        Under MPI, give ``checkpoint`` on rank 0 only (the states are identical)."""
+        st = self._train_state_
+        loop = st["loop"]
+        arrays, meta = self._pack_state(loop)
+        best_W = st["stop"]["best_W"]
+        for i, Wi in enumerate(best_W or ()):
+            arrays[f"best_W_{i}"] = to_numpy(Wi)
+        meta.update(
+            {"class": type(self).__name__, "params": _checkpoint.checkpoint_params(self),
+             "data": fingerprint, "epoch": loop.epoch, "rng": st["rng"],
+             "rng_start": st["rng_start"],
+             "records": [asdict(r) for r in loop.history.records],
+             "stopped_early": bool(loop.history.stopped_early),
+             "stop_best": st["stop"]["best"], "stop_bad": st["stop"]["bad"],
+             "n_best": len(best_W or ())}
+        )
+        _checkpoint.write_checkpoint(self.checkpoint, arrays, meta)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch (one pass of random mini-batches) over ``(X, y)``, continuing the run.
+
+        The first call draws the initial weights (``random_state``); every call continues
+        from the raw weights, averaging state (``average``), optimizer state (Adam) and host
+        generator of the previous one, so that ``k`` calls on the same data give the same
+        weights, bit for bit, as ``fit`` with ``max_epochs=k``.  ``early_stopping`` is ignored
+        (as scikit-learn's ``MLPClassifier.partial_fit``).  After ``fit``, ``partial_fit``
+        continues that run.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            At least 2 samples; after the first call, arrays must be of the fitted namespace
+            and device (host NumPy and lists are converted).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        classes : array-like of shape (n_classes,), optional
+            Every class of the problem: required on the first call of a classifier, and if
+            given later, equal to ``classes_``.
+
+        Returns
+        -------
+        self
+        """
+        st = getattr(self, "_train_state_", None)
+        first = st is None
+        check_2d(X, "X")
+        if first:
+            self._validate_params()
+            hidden = self._hidden_sizes()
+            xp, dev, dtype = resolve_fit_backend(X, backend=self.backend, device=self.device,
+                                                 dtype=self.dtype)
+        else:
+            xp, dev, dtype = self._fitted_backend(X)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
+                             "is None")
+        X = to_backend(X, xp=xp, device=dev, dtype=dtype, name="X")
+        m, n0 = X.shape
+        if not first and n0 != self.n_features_in_:
+            raise ValueError(f"X has {n0} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
+        Y = self._partial_targets(y, m, classes, first, xp=xp, device=dev, dtype=dtype)
+        if m < 2:
+            raise ValueError(f"n_samples={m}: at least 2 samples are needed to train")
+        if first:
+            rng = check_random_state(self.random_state)
+            rng_start = copy.deepcopy(rng.bit_generator.state)
+            stop_state = {"best": None, "best_W": None, "bad": 0}
+            sizes = [n0, *hidden, Y.shape[0]]
+            loop = None
+        else:
+            rng = check_random_state(None)
+            rng.bit_generator.state = copy.deepcopy(st["rng"])
+            rng_start, stop_state, loop = st["rng_start"], st["stop"], st["loop"]
+            sizes = self._state_widths(loop)
+            if sizes[-1] != Y.shape[0]:
+                raise ValueError(f"y has {Y.shape[0]} outputs, the network {sizes[-1]}")
+        batch_size = (min(self._auto_batch_size, m) if self.batch_size == "auto"
+                      else int(self.batch_size))
+        if batch_size > m:
+            raise ValueError(f"batch_size={batch_size} is larger than the number of samples "
+                             f"({m}) of this partial_fit call")
+
+        def callback(record, Wk):
+            self._after_epoch(record, Wk, stop_state, early_stopping=False)
+            return False
+
+        t0 = time.perf_counter()
+        fingerprint = self._fingerprint(X, Y, xp=xp) if self.checkpoint is not None else None
+        on_epoch = self._epoch_hook(fingerprint, rng, rng_start, stop_state, loop=loop)
+        W, history = self._train(X.T, Y, sizes, batch_size=batch_size, rng=rng, score=None,
+                                 callback=callback, xp=xp, device=dev, dtype=dtype,
+                                 state=loop, on_epoch=on_epoch,
+                                 max_epochs=(0 if loop is None else loop.epoch) + 1)
+        jitter_events()  # as in fit: the jitter counted on an accelerator, read once per call
+        self.fit_time_ = getattr(self, "fit_time_", 0.0) * (not first) + time.perf_counter() - t0
+        self._set_weights(W, sizes, xp=xp, device=dev, dtype=dtype)
+        self.n_features_in_ = n0
+        self.n_iter_ = history.n_epochs
+        self.loss_curve_ = history.loss_curve
+        self.epoch_times_ = [r.seconds for r in history.records]
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        self.batch_size_ = batch_size
+        self.backend_ = namespace_name(xp)
+        return self
+
+    def _fitted_backend(self, X):
+        """Namespace, device and dtype of the fitted weights; ``X`` must be host data or an
+        array of that namespace and device (no silent transfer between libraries/devices)."""
+        ref = self.coefs_[0]
+        xp = get_namespace(ref)
+        dev = array_api_compat.device(ref)
+        check_same_namespace(X, ref, type(self).__name__)
+        return xp, dev, ref.dtype
 
     def _set_weights(self, W, sizes, *, xp, device, dtype):
         """``coefs_[i] = W_{i+1}ᵀ`` (n_{i} × n_{i+1}) and ``intercepts_[i] = b_{i+1}``."""
@@ -335,9 +583,8 @@ class BaseNetwork(BaseEstimator):
         """Network output (rows) in the fitted namespace: ``f(…f(X W_1ᵀ + b_1)…) W_dᵀ + b_d``."""
         check_is_fitted(self, "coefs_")
         check_2d(X, "X")
-        xp = get_namespace(self.coefs_[0])
-        dev = array_api_compat.device(self.coefs_[0])
-        A = to_backend(X, xp=xp, device=dev, dtype=self.coefs_[0].dtype, name="X")
+        xp, dev, dtype = self._fitted_backend(X)
+        A = to_backend(X, xp=xp, device=dev, dtype=dtype, name="X")
         if A.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {A.shape[1]} features, but {type(self).__name__} is expecting "
@@ -428,6 +675,38 @@ class NetworkClassifierMixin:
         n = xp.full((), target.shape[1], dtype=out.dtype, device=array_api_compat.device(out))
         parts = reduce(xp.stack([xp.sum(hits), n]))  # the accuracy over all ranks
         return parts[0] / parts[1]
+
+    def _partial_targets(self, y, n_samples, classes, first, *, xp, device, dtype):
+        """One-hot targets of a ``partial_fit`` call: ``classes`` fixes ``classes_`` on the
+        first call; labels outside it are refused."""
+        if first:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit "
+                                 "(every class of the problem)")
+            self.classes_, _ = encode_labels(classes)
+        elif classes is not None:
+            given, _ = encode_labels(classes)
+            if given.shape != self.classes_.shape or not (given == self.classes_).all():
+                raise ValueError(f"classes={list(given)} differs from classes_="
+                                 f"{list(self.classes_)} of the previous partial_fit calls")
+        check_host_input(y, "y")
+        y_host = to_numpy(y) if is_array(y) else to_host(y)
+        if y_host.ndim != 1:
+            raise ValueError(f"y must be 1-D (one label per sample), got shape {y_host.shape}")
+        if y_host.shape[0] != n_samples:
+            raise ValueError(f"X and y have inconsistent numbers of samples: X has {n_samples}, "
+                             f"y has {y_host.shape[0]}")
+        try:
+            idx = label_indices(self.classes_, y_host)
+        except TypeError as exc:
+            raise TypeError(f"y has labels of another type than classes ({exc})") from None
+        if (idx < 0).any():
+            unknown = sorted(set(y_host[idx < 0].tolist()))[:5]
+            raise ValueError(f"y contains labels not in classes: {unknown}")
+        K = len(self.classes_)
+        idx = xp.asarray(idx, device=device)
+        ks = xp.arange(K, device=device)
+        return xp.astype(ks[:, None] == idx[None, :], dtype)
 
     def decision_function(self, X):
         """Network output per class, in ``X``'s namespace.
@@ -525,6 +804,13 @@ class NetworkRegressorMixin:
             self.y_1d_ = ndim == 1
             self.n_outputs_ = 1 if ndim == 1 else Y.shape[1]
         return Y[None, :] if ndim == 1 else Y.T
+
+    def _partial_targets(self, y, n_samples, classes, first, *, xp, device, dtype):
+        """Targets of a ``partial_fit`` call (``classes`` is ignored)."""
+        Y = self._targets(y, n_samples, xp=xp, device=device, dtype=dtype, refit=first)
+        if not first and Y.shape[0] != self.n_outputs_:
+            raise ValueError(f"y has {Y.shape[0]} outputs, the fitted model {self.n_outputs_}")
+        return Y
 
     def _score_columns(self, out, target, *, xp, reduce=None):
         if reduce is not None:  # R² over all ranks from the sums Σ(y−ŷ)², Σy, Σy² and m

@@ -7,20 +7,31 @@ is the solvers' ``A ≈ W_c H_c`` with ``W_c = Hᵀ`` and ``H_c = Wᵀ``.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+import warnings
 
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from nmfdnn._array_api import asarray
-from nmfdnn._host import check_random_state, random_uniform
+from nmfdnn._array_api import namespace_name
+from nmfdnn._host import check_random_state, numpy_dtype_name, random_uniform
 from nmfdnn._ops import neg, pos
+from nmfdnn._sparse import (
+    as_sparse_operand,
+    is_sparse,
+    sparse_nmf,
+    sparse_nmf_init,
+    sparse_semi_nmf,
+    sparse_semi_nmf_objective,
+)
 from nmfdnn.distributed import as_communicator, collective_errors
 from nmfdnn.estimators._base import (
     COMMON_CONSTRAINTS,
     check_n_features,
+    check_same_namespace,
     fitted_backend,
     like_input,
     prepare_masked,
@@ -35,7 +46,56 @@ from nmfdnn.factorizations._semi_nmf import semi_nmf, semi_nmf_objective
 __all__ = ["NMF", "SemiNMF"]
 
 
-class NMF(TransformerMixin, BaseEstimator):
+def _sparse_operand(X, *, xp, dtype, nonnegative, est, mask=None):
+    """``A = Xᵀ`` of a ``scipy.sparse`` ``X`` for the NumPy backend (host module
+    :mod:`nmfdnn._sparse`, which checks it once: the sparse solvers take it as is); other
+    backends: a clear error."""
+    if namespace_name(xp) != "numpy":
+        raise TypeError(
+            f"sparse X is supported on the NumPy backend only ({type(est).__name__} computes "
+            f"with {namespace_name(xp)}); pass X.toarray() or use backend='numpy'"
+        )
+    if mask is not None:
+        raise ValueError("mask is not supported with sparse X (store only observed entries "
+                         "and pass a dense X with a mask instead)")
+    return as_sparse_operand(X, dtype=numpy_dtype_name(dtype), nonnegative=nonnegative)
+
+
+def _resolve_backend(est, X):
+    """:func:`resolve_fit_backend` for dense or sparse ``X`` (sparse: NumPy by default, its
+    floating dtype kept when ``dtype=None``)."""
+    if not is_sparse(X):
+        return resolve_fit_backend(X, backend=est.backend, device=est.device, dtype=est.dtype)
+    dtype = est.dtype
+    if dtype is None and X.dtype.kind == "f":
+        dtype = str(X.dtype)
+    return resolve_fit_backend(None, backend=est.backend, device=est.device, dtype=dtype)
+
+
+def _fitted_backend(est, X, name="X"):
+    """Namespace, device and dtype of the fitted ``components_``; ``X`` must be host data,
+    sparse, or an array of that namespace and device (:func:`check_same_namespace`)."""
+    check_is_fitted(est, "components_")
+    if not is_sparse(X):
+        check_same_namespace(X, est.components_, type(est).__name__, name=name)
+    return fitted_backend(est.components_)
+
+
+def _check_custom_factor(A, shape, whom, *, xp, device, dtype, name):
+    """scikit-learn's ``_check_init``: shape, non-negative, finite, not all zeros (a zero
+    factor stays zero under multiplicative updates)."""
+    A = to_backend(A, xp=xp, device=device, dtype=dtype, name=name, nonnegative=True)
+    for k in (0, 1):
+        if A.shape[k] != shape[k]:
+            which = "first" if k == 0 else "second"
+            raise ValueError(f"Array with wrong {which} dimension passed to {whom}. Expected "
+                             f"{shape[k]}, but got {A.shape[k]}.")
+    if not bool(xp.any(A > 0)):
+        raise ValueError(f"Array passed to {whom} is full of zeros.")
+    return A
+
+
+class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Non-negative matrix factorization ``X ≈ W H`` by Lee–Seung multiplicative updates.
 
     Minimizes ``½‖M ⊙ (X − W H)‖²`` over ``W, H ≥ 0`` (ALGORITHMS.md §1.6), on any array
@@ -165,10 +225,19 @@ class NMF(TransformerMixin, BaseEstimator):
         comm = as_communicator(comm)
         with collective_errors(comm):  # invalid input on one rank: the same error on all
             self._validate_params()
-            xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
-                                              dtype=self.dtype)
-            Xa, M = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
-        n_samples, n_features = Xa.shape
+            sparse = is_sparse(X)
+            if sparse and comm is not None:
+                raise ValueError("sparse X is not supported with comm= (data-parallel MPI); "
+                                 "pass a dense X")
+            xp, dev, dt = _resolve_backend(self, X)
+            if sparse:
+                A = _sparse_operand(X, xp=xp, dtype=dt, nonnegative=True, est=self, mask=mask)
+                M = None
+                n_features, n_samples = A.shape
+            else:
+                Xa, M = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
+                A = Xa.T
+                n_samples, n_features = Xa.shape
         partition = None if comm is None else comm.partition(n_samples)
         n_all = n_samples if comm is None else partition.n_total
         widths = [n_features] if comm is None else comm.allgather(n_features)
@@ -183,33 +252,48 @@ class NMF(TransformerMixin, BaseEstimator):
             if len(set(widths)) > 1:
                 raise ValueError(f"X has a different number of features on each rank: "
                                  f"{widths} (rank order)")
-        A = Xa.T
         Mt = None if M is None else M.T
         if self.init == "custom":
             if W is None or H is None:
                 raise ValueError("init='custom' needs both W and H passed to fit")
-            Hc = to_backend(W, xp=xp, device=dev, dtype=dt, name="W", nonnegative=True).T
-            Wc = to_backend(H, xp=xp, device=dev, dtype=dt, name="H", nonnegative=True).T
-            if tuple(Hc.shape) != (r, n_samples) or tuple(Wc.shape) != (n_features, r):
-                raise ValueError(
-                    f"custom W must have shape {(n_samples, r)} and H {(r, n_features)}, got "
-                    f"{tuple(Hc.T.shape)} and {tuple(Wc.T.shape)}"
-                )
+            # scikit-learn's order and messages: H first, then W
+            Wc = _check_custom_factor(H, (r, n_features), "NMF (input H)", xp=xp, device=dev,
+                                      dtype=dt, name="H").T
+            Hc = _check_custom_factor(W, (n_samples, r), "NMF (input W)", xp=xp, device=dev,
+                                      dtype=dt, name="W").T
         else:
-            Wc, Hc = nmf_init(A, r, init=self.init, random_state=self.random_state, reduce=comm,
-                              partition=partition, xp=xp)
-        Wc, Hc, info = nmf(A, Wc, Hc, n_iter=self.max_iter, tol=self.tol,
-                           check_every=self.check_every, mask=Mt, check_input=False,
-                           reduce=comm, xp=xp)
+            if W is not None or H is not None:
+                warnings.warn("When init!='custom', provided W or H are ignored. Set "
+                              "init='custom' to use them as initialization.", RuntimeWarning,
+                              stacklevel=3)
+            if sparse:
+                Wc, Hc = sparse_nmf_init(A, r, init=self.init, random_state=self.random_state,
+                                         xp=xp)
+            else:
+                Wc, Hc = nmf_init(A, r, init=self.init, random_state=self.random_state,
+                                  reduce=comm, partition=partition, xp=xp)
+        if sparse:
+            (Wc, Hc), info = sparse_nmf(A, Wc, Hc, n_iter=self.max_iter, tol=self.tol,
+                                        check_every=self.check_every, xp=xp)
+        else:
+            Wc, Hc, info = nmf(A, Wc, Hc, n_iter=self.max_iter, tol=self.tol,
+                               check_every=self.check_every, mask=Mt, check_input=False,
+                               reduce=comm, xp=xp)
         self.components_ = Wc.T
         self.n_components_ = r
         self.n_features_in_ = n_features
         self.n_iter_ = info.n_iter
-        self.reconstruction_err_ = math.sqrt(2.0 * float(info.objective))  # one sync
+        # one sync; the sparse objective ‖A‖² − 2⟨·⟩ + ⟨·⟩ may round to a tiny negative
+        self.reconstruction_err_ = math.sqrt(max(2.0 * float(info.objective), 0.0))
         if self.verbose:
             print(f"NMF: {info.n_iter} iterations, reconstruction error "
                   f"{self.reconstruction_err_:.6g}")
-        return like_input(Hc.T, X)
+        return like_input(Hc.T, None if sparse else X)
+
+    @property
+    def _n_features_out(self):
+        """Number of output features (``get_feature_names_out``: ``nmf0``, ``nmf1``, …)."""
+        return self.n_components_
 
     def transform(self, X, *, mask=None):
         """``W`` for new data with ``H = components_`` held fixed (multiplicative updates).
@@ -226,8 +310,16 @@ class NMF(TransformerMixin, BaseEstimator):
         W : array of shape (n_samples, n_components)
             In the namespace of ``X``.
         """
-        check_is_fitted(self, "components_")
-        xp, dev, dt = fitted_backend(self.components_)
+        xp, dev, dt = _fitted_backend(self, X)
+        if is_sparse(X):
+            A = _sparse_operand(X, xp=xp, dtype=dt, nonnegative=True, est=self, mask=mask)
+            check_n_features(self, A.T)
+            avg = math.sqrt(A.mean() / self.n_components_)
+            Hc = xp.full((self.n_components_, A.shape[1]), avg, dtype=dt, device=dev)
+            (_, Hc), _ = sparse_nmf(A, self.components_.T, Hc, n_iter=self.max_iter,
+                                    tol=self.tol, check_every=self.check_every, update_w=False,
+                                    xp=xp)
+            return Hc.T
         Xa, M = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
         check_n_features(self, Xa)
         A = Xa.T
@@ -251,9 +343,8 @@ class NMF(TransformerMixin, BaseEstimator):
         X : array of shape (n_samples, n_features)
             ``W @ components_``, in the namespace of ``W``.
         """
-        check_is_fitted(self, "components_")
-        xp, dev, dt = fitted_backend(self.components_)
-        Wa = asarray(W, xp=xp, device=dev, dtype=dt)
+        xp, dev, dt = _fitted_backend(self, W, name="W")
+        Wa = to_backend(W, xp=xp, device=dev, dtype=dt, name="W")
         return like_input(Wa @ self.components_, W)
 
 
@@ -280,7 +371,7 @@ def _semi_nmf_v_step(A, U, V, *, lam_v, eps, xp):
     return V * xp.sqrt(numer / denom)
 
 
-class SemiNMF(TransformerMixin, BaseEstimator):
+class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Semi-NMF ``X ≈ V U + 1 bᵀ`` with a non-negative latent ``V`` and mixed-sign ``U``.
 
     Ding–Li–Jordan semi-NMF (ALGORITHMS.md §1.1), with the optional bias column and ridge
@@ -392,10 +483,16 @@ class SemiNMF(TransformerMixin, BaseEstimator):
         comm = as_communicator(comm)
         with collective_errors(comm):  # invalid input on one rank: the same error on all
             self._validate_params()
-            xp, dev, dt = resolve_fit_backend(X, backend=self.backend, device=self.device,
-                                              dtype=self.dtype)
-            Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
-        n_samples, n_features = Xa.shape
+            sparse = is_sparse(X)
+            if sparse and comm is not None:
+                raise ValueError("sparse X is not supported with comm= (data-parallel MPI); "
+                                 "pass a dense X")
+            xp, dev, dt = _resolve_backend(self, X)
+            if sparse:
+                A = _sparse_operand(X, xp=xp, dtype=dt, nonnegative=False, est=self)
+            else:
+                A = to_backend(X, xp=xp, device=dev, dtype=dt).T
+        n_features, n_samples = A.shape
         widths = [n_features] if comm is None else comm.allgather(n_features)
         with collective_errors(comm):
             if len(set(widths)) > 1:
@@ -404,7 +501,6 @@ class SemiNMF(TransformerMixin, BaseEstimator):
         partition = None if comm is None else comm.partition(n_samples)
         r = self.n_components
         lam_u, lam_v = float(self.alpha_u), float(self.alpha_v)
-        A = Xa.T
         rng = check_random_state(self.random_state)
         if comm is None:
             V = random_uniform((r, n_samples), rng=rng, xp=xp, device=dev, dtype=dt) + 0.2
@@ -412,21 +508,33 @@ class SemiNMF(TransformerMixin, BaseEstimator):
             V = random_uniform((r, partition.n_total), rng=rng, xp=xp, device=dev, dtype=dt)
             V = xp.take(V, xp.asarray(partition.index, device=dev), axis=1) + 0.2
         U = xp.zeros((n_features, r + int(bool(self.fit_intercept))), dtype=dt, device=dev)
-        U, V, info = semi_nmf(A, U, V, n_iter=self.max_iter, lam_u=lam_u, lam_v=lam_v,
-                              check_every=self.check_every, tol=self.tol, check_input=False,
-                              reduce=comm, xp=xp)
+        if sparse:
+            (U, V), info = sparse_semi_nmf(A, U, V, n_iter=self.max_iter, lam_u=lam_u,
+                                           lam_v=lam_v, check_every=self.check_every,
+                                           tol=self.tol, xp=xp)
+            objective = sparse_semi_nmf_objective
+        else:
+            U, V, info = semi_nmf(A, U, V, n_iter=self.max_iter, lam_u=lam_u, lam_v=lam_v,
+                                  check_every=self.check_every, tol=self.tol,
+                                  check_input=False, reduce=comm, xp=xp)
+            objective = functools.partial(semi_nmf_objective, reduce=comm)
         self.components_ = U[:, :r].T
         self.intercept_ = U[:, r] if self.fit_intercept else None
         self._U_tilde = U
         self.n_components_ = r
         self.n_features_in_ = n_features
         self.n_iter_ = info.n_iter
-        err = semi_nmf_objective(A, U, V, reduce=comm, xp=xp)
-        self.reconstruction_err_ = math.sqrt(2.0 * float(err))
+        err = objective(A, U, V, xp=xp)
+        self.reconstruction_err_ = math.sqrt(max(2.0 * float(err), 0.0))
         if self.verbose:
             print(f"SemiNMF: {info.n_iter} iterations, reconstruction error "
                   f"{self.reconstruction_err_:.6g}")
-        return like_input(V.T, X)
+        return like_input(V.T, None if sparse else X)
+
+    @property
+    def _n_features_out(self):
+        """Number of output features (``get_feature_names_out``: ``seminmf0``, …)."""
+        return self.n_components_
 
     def transform(self, X):
         """Non-negative ``V`` for new data with ``U`` (and ``b``) held fixed.
@@ -443,11 +551,15 @@ class SemiNMF(TransformerMixin, BaseEstimator):
         V : array of shape (n_samples, n_components)
             Non-negative, in the namespace of ``X``.
         """
-        check_is_fitted(self, "components_")
-        xp, dev, dt = fitted_backend(self.components_)
-        Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
-        check_n_features(self, Xa)
-        A = Xa.T
+        xp, dev, dt = _fitted_backend(self, X)
+        sparse = is_sparse(X)
+        if sparse:
+            A = _sparse_operand(X, xp=xp, dtype=dt, nonnegative=False, est=self)
+            check_n_features(self, A.T)
+        else:
+            Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
+            check_n_features(self, Xa)
+            A = Xa.T
         r = self.n_components_
         eps = float(xp.finfo(dt).eps)
         V = xp.ones((r, A.shape[1]), dtype=dt, device=dev)
@@ -457,13 +569,15 @@ class SemiNMF(TransformerMixin, BaseEstimator):
         def step(state):
             return (_semi_nmf_v_step(A, U, state[0], lam_v=lam_v, eps=eps, xp=xp),)
 
+        objective_fn = sparse_semi_nmf_objective if sparse else semi_nmf_objective
+
         def objective(state):
-            return semi_nmf_objective(A, U, state[0], lam_v=lam_v, xp=xp)
+            return objective_fn(A, U, state[0], lam_v=lam_v, xp=xp)
 
         (V,), _ = iterate(step, (V,), objective, n_iter=int(self.max_iter),
                           check_every=self.check_every, tol=self.tol, what="SemiNMF.transform",
                           xp=xp)
-        return like_input(V.T, X)
+        return like_input(V.T, None if sparse else X)
 
     def inverse_transform(self, V):
         """``X ≈ V U + 1bᵀ`` from ``V``.
@@ -478,9 +592,8 @@ class SemiNMF(TransformerMixin, BaseEstimator):
         X : array of shape (n_samples, n_features)
             In the namespace of ``V``.
         """
-        check_is_fitted(self, "components_")
-        xp, dev, dt = fitted_backend(self.components_)
-        Va = asarray(V, xp=xp, device=dev, dtype=dt)
+        xp, dev, dt = _fitted_backend(self, V, name="V")
+        Va = to_backend(V, xp=xp, device=dev, dtype=dt, name="V")
         out = Va @ self.components_
         if self.intercept_ is not None:
             out = out + self.intercept_[None, :]

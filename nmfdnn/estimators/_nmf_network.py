@@ -13,6 +13,7 @@ import numbers
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from nmfdnn._host import to_numpy
 from nmfdnn.estimators._network_base import (
     SHARED_PARAMETERS,
     BaseNetwork,
@@ -21,6 +22,7 @@ from nmfdnn.estimators._network_base import (
     fill_doc,
 )
 from nmfdnn.training import (
+    LoopState,
     autoencoder_init,
     prepare_inputs,
     random_weights,
@@ -124,6 +126,9 @@ class _BaseNMFNetwork(BaseNetwork):
         random_state=None,
         verbose=False,
         callbacks=None,
+        warm_start=False,
+        checkpoint=None,
+        resume=False,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.method = method
@@ -151,15 +156,23 @@ class _BaseNMFNetwork(BaseNetwork):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.checkpoint = checkpoint
+        self.resume = resume
 
     def _train(self, Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype,
-               comm=None, partition=None):
-        """Initial weights and the trainer of ``method``; returns ``(W̃ list, history)``."""
+               comm=None, partition=None, state=None, on_epoch=None, max_epochs=None):
+        """Initial weights and the trainer of ``method``; returns ``(W̃ list, history)``.
+
+        With ``state`` (a :class:`~nmfdnn.training.LoopState`) training continues from it
+        (no initialization) up to ``max_epochs`` epochs in all."""
         bias = self.method == "bias-reg" and bool(self.bias)
         lam_w = float(self.alpha_W) if self.method == "bias-reg" else 0.0
         inputs = prepare_inputs(Xc, float(self.rank_tol), check_input=False, reduce=comm, xp=xp)
         self.rank_ = inputs.rank
-        if self.init == "autoencoder":
+        if state is not None:
+            W = state.W
+        elif self.init == "autoencoder":
             W = autoencoder_init(inputs, Y, sizes, bias=bias, lam_w=lam_w,
                                  n_samples=self.ae_samples, iter_ae=self.ae_iter, rng=rng,
                                  comm=comm, partition=partition, xp=xp)
@@ -167,16 +180,34 @@ class _BaseNMFNetwork(BaseNetwork):
             W = random_weights(sizes, bias=bias, rng=rng, xp=xp, device=device, dtype=dtype)
         decay = float(self.step_decay)
         relax = (lambda epoch: 1.0 / (1.0 + decay * (epoch - 1))) if decay else None
-        common = dict(batch_size=batch_size, max_epochs=self.max_epochs,
+        common = dict(batch_size=batch_size,
+                      max_epochs=self.max_epochs if max_epochs is None else max_epochs,
                       inner_iter=self.inner_iter, tau=float(self.rank_tol), rng=rng,
                       inputs=inputs, score=score, callback=callback,
                       average=float(self.average), relax=relax, omega=float(self.omega),
                       refit_output=bool(self.refit_output), check_input=False, comm=comm,
-                      partition=partition, xp=xp)
+                      partition=partition, state=state, on_epoch=on_epoch, xp=xp)
         if self.method == "bias-reg":
             return train_bias_reg(Xc, Y, W, lam_w=lam_w, lam_z=float(self.alpha_Z), bias=bias,
                                   **common)
         return train_original(Xc, Y, W, **common)
+
+    def _pack_state(self, state):
+        arrays = {f"W_{i}": to_numpy(Wi) for i, Wi in enumerate(state.W)}
+        if state.W_avg is not None:
+            arrays.update({f"W_avg_{i}": to_numpy(Wi) for i, Wi in enumerate(state.W_avg)})
+        return arrays, {"n_layers": len(state.W), "has_avg": state.W_avg is not None}
+
+    def _unpack_state(self, arrays, meta, history, *, xp, device):
+        n = meta["n_layers"]
+        W = [xp.asarray(arrays[f"W_{i}"], device=device) for i in range(n)]
+        W_avg = ([xp.asarray(arrays[f"W_avg_{i}"], device=device) for i in range(n)]
+                 if meta["has_avg"] else None)
+        return LoopState(epoch=int(meta["epoch"]), W=W, W_avg=W_avg, history=history)
+
+    def _state_widths(self, state):
+        bias = self.method == "bias-reg" and bool(self.bias)
+        return [state.W[0].shape[1] - int(bias)] + [Wi.shape[0] for Wi in state.W]
 
 
 
@@ -203,7 +234,12 @@ class NMFNetworkClassifier(ClassifierMixin, NetworkClassifierMixin, _BaseNMFNetw
     n_iter_ : int
         Epochs run.
     loss_curve_ : list of float
-        Mean ``½‖y − ŷ‖²`` per sample during each epoch.
+        The running training loss of each epoch: the mean over the epoch's mini-batches of
+        ``½‖y − ŷ‖²`` per sample, each mini-batch evaluated with the weights it *started*
+        from (before its update), and without the output refit — as scikit-learn's MLP
+        reports it.  It lags the returned weights (after one epoch from random weights it
+        is dominated by the first mini-batches); the loss of the fitted model on the
+        training data is ``½‖y − ŷ‖²`` of ``decision_function(X)``.
     validation_scores_ : list of float or None
         Accuracy on the validation data after each epoch.
     best_validation_score_ : float or None

@@ -28,6 +28,8 @@ INITS = ("random", "nndsvd", "nndsvda")
 def _nndsvd(A, r, *, svd=None, reduce=None, xp):
     """NNDSVD factors, zeros kept (``W`` of shape (n, r), ``H`` of shape (r, m)).
 
+    ``svd``: the leading triplets ``(U, S, Vt)`` when computed elsewhere (sparse ``A``).
+
     .. math::
 
         A ≈ Σ_j σ_j u_j v_jᵀ, \\quad
@@ -40,7 +42,7 @@ def _nndsvd(A, r, *, svd=None, reduce=None, xp):
     """
     U, S, Vt = xp.linalg.svd(A, full_matrices=False) if svd is None else svd
     U, S, Vt = U[:, :r], S[:r], Vt[:r, :]
-    tiny = float(xp.finfo(A.dtype).smallest_normal)
+    tiny = float(xp.finfo(U.dtype).smallest_normal)
     Up, Un = xp.clip(U, min=0.0), xp.clip(-U, min=0.0)
     Vp, Vn = xp.clip(Vt, min=0.0), xp.clip(-Vt, min=0.0)
     nup = xp.linalg.vector_norm(Up, axis=0)
@@ -62,7 +64,7 @@ def _nndsvd(A, r, *, svd=None, reduce=None, xp):
     s0 = xp.sqrt(S[:1])
     W = xp.concat([s0 * xp.abs(U[:, :1]), W[:, 1:]], axis=1)
     H = xp.concat([s0[:, None] * xp.abs(Vt[:1, :]), H[1:, :]], axis=0)
-    zero = xp.zeros((), dtype=A.dtype, device=_dev(A))
+    zero = xp.zeros((), dtype=U.dtype, device=_dev(U))
     W = xp.where(W < 1e-6, zero, W)
     H = xp.where(H < 1e-6, zero, H)
     return W, H

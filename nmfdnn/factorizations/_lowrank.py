@@ -207,7 +207,14 @@ def reduced_first_layer_step(A, W, lowrank, columns=None, *, lam_w=0.0, rcond=No
     W1r = (W1 @ Q) * sigma[None, :]
     Wr = xp.concat([W1r, W[:, n0:]], axis=1) if bias else W1r
     if lam_w:
-        diag = lam_w / (sigma * sigma)
+        # λ_W/σ_k² beyond the dtype's range (σ_k² underflows for inputs near 1e-20 in float32):
+        # the penalty is infinite and the minimizer has W₁ᵣ[:, k] = 0 exactly — solved as such
+        # (coordinate k of V_J zeroed, a unit penalty), not as an inf/NaN Cholesky factor
+        sq = sigma * sigma
+        dead = sq <= lam_w / float(xp.finfo(sigma.dtype).max)
+        diag = lam_w / xp.where(dead, xp.ones_like(sq), sq)
+        diag = xp.where(dead, xp.ones_like(diag), diag)
+        VJ = xp.where(dead[:, None], xp.zeros_like(VJ), VJ)
         if bias:
             one = xp.full((1,), lam_w, dtype=sigma.dtype, device=_device(sigma))
             diag = xp.concat([diag, one])

@@ -11,6 +11,7 @@ from nmfdnn._records import EpochRecord, TrainingHistory
 from nmfdnn.training._autoencoder import autoencoder_init, output_layer_lstsq
 from nmfdnn.training._bias_reg import bias_reg_minibatch_step, train_bias_reg
 from nmfdnn.training._epochs import (
+    LoopState,
     batch_bounds,
     check_omega,
     prepare_inputs,
@@ -28,6 +29,7 @@ from nmfdnn.training._original import original_minibatch_step, train_original
 
 __all__ = [
     "EpochRecord",
+    "LoopState",
     "TrainingHistory",
     "autoencoder_init",
     "batch_bounds",

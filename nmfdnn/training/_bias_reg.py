@@ -109,7 +109,8 @@ def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, bi
 def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z=1e-5,
                    inner_iter=1, tau=4e-2, rng, bias=None, inputs=None, score=None,
                    callback=None, average=0.0, relax=None, omega=1.0, refit_output=False,
-                   check_input=True, comm=None, partition=None, xp=None):
+                   check_input=True, comm=None, partition=None, state=None, on_epoch=None,
+                   xp=None):
     """Train a ReLU network by Algorithm 3 (bias and regularization; ALGORITHMS.md §2).
 
     Minimizes, mini-batch by mini-batch, the layer problems (13)–(15) of
@@ -167,6 +168,11 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
         samples in rank order (to rounding).  ``W`` must be the same on every process.
     partition : Partition, optional
         Global numbers of this process's samples (default: contiguous blocks in rank order).
+    state : LoopState, optional
+        Continue a run (see :func:`~nmfdnn.training.run_epochs`).
+    on_epoch : callable, optional
+        ``on_epoch(LoopState)`` after every epoch, e.g. to write a checkpoint (see
+        :func:`~nmfdnn.training.run_epochs`).
     xp : namespace, optional
 
     Returns
@@ -196,4 +202,5 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
               if refit_output else None)
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,
-                      finish=finish, bias=bias, comm=comm, partition=partition, xp=xp)
+                      finish=finish, bias=bias, comm=comm, partition=partition, state=state,
+                      on_epoch=on_epoch, xp=xp)

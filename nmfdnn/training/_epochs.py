@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 from array_api_compat import device as _device
 
@@ -37,6 +38,7 @@ from nmfdnn.training._layers import forward, hidden_features, reduce_first_layer
 
 __all__ = [
     "EpochRecord",
+    "LoopState",
     "TrainingHistory",
     "batch_bounds",
     "check_network_shapes",
@@ -72,9 +74,36 @@ def batch_bounds(m, batch_size):
     return [(edges[k], edges[k + 1]) for k in range(n_batches)]
 
 
+@dataclass
+class LoopState:
+    """Everything :func:`run_epochs` needs to continue a run exactly where it stopped.
+
+    With the host generator's state (``rng.bit_generator.state``, owned by the caller: the loop
+    draws one permutation per epoch from it and nothing else), continuing from a
+    ``LoopState`` gives the same weights, bit for bit, as the run that was never interrupted.
+
+    Parameters
+    ----------
+    epoch : int
+        Epochs done.
+    W : list of arrays
+        The raw weights after that epoch (what training continues from: not averaged, not
+        finished).
+    W_avg : list of arrays or None
+        The moving average of the weights (``average > 0``; None before its first mini-batch).
+    history : TrainingHistory
+        The records so far.
+    """
+
+    epoch: int
+    W: list
+    W_avg: list | None
+    history: TrainingHistory
+
+
 def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, callback=None,
                average=0.0, relax=None, omega=1.0, finish=None, bias=True, comm=None,
-               partition=None, xp):
+               partition=None, state=None, on_epoch=None, xp):
     """The epoch loop of Algorithms 3 and 4: random mini-batches, records read once per epoch.
 
     For every epoch a permutation of the m columns is drawn on the host (``rng``) and moved to
@@ -133,6 +162,14 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         all-reduced once per epoch.
     partition : Partition, optional
         Which global samples this process holds (required with ``comm``).
+    state : LoopState, optional
+        Continue a run: training starts from ``state.W``/``state.W_avg`` at epoch
+        ``state.epoch + 1`` and appends to ``state.history`` (``W`` is then ignored).  With
+        ``state.epoch >= max_epochs`` nothing is trained and the finished weights of the state
+        are returned.
+    on_epoch : callable, optional
+        ``on_epoch(LoopState)`` after every epoch (after ``callback``), e.g. to write a
+        checkpoint; read-only, it does not change the computation.
     xp : namespace
 
     Returns
@@ -153,9 +190,14 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
     if comm is None:  # a step that all-reduces through MPI cannot be traced
         step = maybe_jit(step, xp)
     history = TrainingHistory()
-    d = len(W)
     W_avg = None  # the average starts at the first mini-batch's weights, not the initial ones
-    for epoch in range(1, max_epochs + 1):
+    first_epoch = 1
+    if state is not None:  # continue a run (checkpoint, warm start, partial_fit)
+        W, W_avg, history = list(state.W), state.W_avg, state.history
+        first_epoch = state.epoch + 1
+    d = len(W)
+    W_out = None
+    for epoch in range(first_epoch, max_epochs + 1):
         rho = 1.0 if relax is None else float(relax(epoch))
         steps = [rho * omega] * (d - 1) + [rho]  # hidden layers, then the output layer
         t0 = time.perf_counter()
@@ -207,9 +249,17 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         val = float(host[1]) if score is not None else None
         record = EpochRecord(epoch=epoch, loss=loss, val_score=val, seconds=seconds)
         history.records.append(record)
-        if callback is not None and callback(record, W_out):
+        stop = callback is not None and callback(record, W_out)
+        if stop:
             history.stopped_early = epoch < max_epochs
+        if on_epoch is not None:
+            on_epoch(LoopState(epoch=epoch, W=W, W_avg=W_avg, history=history))
+        if stop:
             break
+    if W_out is None:  # nothing left to run (a resumed run that had finished)
+        W_out = W_avg if average and W_avg is not None else W
+        if finish is not None:
+            W_out = finish(W_out)
     return W_out, history
 
 

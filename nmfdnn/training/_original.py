@@ -101,7 +101,7 @@ def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, redu
 def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau=4e-2,
                    rcond=None, rng, inputs=None, score=None, callback=None, average=0.0,
                    relax=None, omega=1.0, refit_output=False, check_input=True, comm=None,
-                   partition=None, xp=None):
+                   partition=None, state=None, on_epoch=None, xp=None):
     """Train a ReLU network (no bias) by the original alternating scheme (§4).
 
     Minimizes ``½‖Y − W_d f(W_{d−1} ⋯ f(W_1 X))‖²_F`` layer by layer without backpropagation.
@@ -145,6 +145,10 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     partition : Partition, optional
         Global numbers of this process's samples, as in
         :func:`nmfdnn.training.train_bias_reg`.
+    state : LoopState, optional
+        As in :func:`nmfdnn.training.train_bias_reg`.
+    on_epoch : callable, optional
+        As in :func:`nmfdnn.training.train_bias_reg`.
     xp : namespace, optional
 
     Returns
@@ -170,4 +174,5 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
               if refit_output else None)
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,
-                      finish=finish, bias=False, comm=comm, partition=partition, xp=xp)
+                      finish=finish, bias=False, comm=comm, partition=partition, state=state,
+                      on_epoch=on_epoch, xp=xp)
