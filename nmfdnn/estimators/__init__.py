@@ -3,8 +3,9 @@
 from nmfdnn.estimators._backprop import BackpropClassifier, BackpropRegressor
 from nmfdnn.estimators._deep_nmf import SSNMF, DeepNMF
 from nmfdnn.estimators._network_base import network_class
-from nmfdnn.estimators._nmf import NMF, SemiNMF
+from nmfdnn.estimators._nmf import NMF
 from nmfdnn.estimators._nmf_network import NMFNetworkClassifier, NMFNetworkRegressor
+from nmfdnn.estimators._semi_nmf import SemiNMF
 from nmfdnn.estimators._weak_nmf import WeaklyNMF
 
 __all__ = [

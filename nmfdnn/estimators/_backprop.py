@@ -19,10 +19,9 @@ from nmfdnn.baselines import LOSSES, AdamState, BackpropState, glorot_init, trai
 from nmfdnn.estimators._network_base import (
     SHARED_PARAMETERS,
     BaseNetwork,
-    NetworkClassifierMixin,
-    NetworkRegressorMixin,
     fill_doc,
 )
+from nmfdnn.estimators._network_tasks import NetworkClassifierMixin, NetworkRegressorMixin
 
 __all__ = ["BackpropClassifier", "BackpropRegressor"]
 

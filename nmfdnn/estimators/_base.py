@@ -16,21 +16,25 @@ from __future__ import annotations
 
 import array_api_compat
 from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.validation import check_is_fitted
 
 from nmfdnn._array_api import (
     asarray,
     device_of,
     get_namespace,
+    namespace_name,
     resolve_device,
     resolve_dtype,
     resolve_namespace,
 )
-from nmfdnn._host import check_host_input, to_host, to_numpy
+from nmfdnn._host import check_host_input, numpy_dtype_name, to_host, to_numpy
+from nmfdnn._sparse import as_sparse_operand, is_sparse
 from nmfdnn._validation import check_matrix, check_positive_int
 
 __all__ = ["COMMON_CONSTRAINTS", "resolve_fit_backend", "to_backend", "convert",
            "prepare_masked", "like_input", "fitted_backend", "check_n_features",
-           "check_same_namespace", "is_array", "check_ranks", "check_2d"]
+           "check_same_namespace", "is_array", "check_ranks", "check_2d", "sparse_operand",
+           "resolve_backend_of", "fitted_backend_of"]
 
 #: Constraints (scikit-learn's ``_parameter_constraints`` format) of the parameters every
 #: estimator of the NMF family shares.  ``device`` and ``dtype`` are checked against the chosen
@@ -290,3 +294,38 @@ def check_2d(X, name):
     if shape[1] == 0:
         raise ValueError(f"Found array with 0 feature(s) (shape={tuple(shape)}) while a minimum "
                          "of 1 is required.")
+
+
+def sparse_operand(X, *, xp, dtype, nonnegative, est, mask=None):
+    """``A = Xᵀ`` of a ``scipy.sparse`` ``X`` for the NumPy backend (host module
+    :mod:`nmfdnn._sparse`, which checks it once: the sparse solvers take it as is); other
+    backends: a clear error."""
+    if namespace_name(xp) != "numpy":
+        raise TypeError(
+            f"sparse X is supported on the NumPy backend only ({type(est).__name__} computes "
+            f"with {namespace_name(xp)}); pass X.toarray() or use backend='numpy'"
+        )
+    if mask is not None:
+        raise ValueError("mask is not supported with sparse X (store only observed entries "
+                         "and pass a dense X with a mask instead)")
+    return as_sparse_operand(X, dtype=numpy_dtype_name(dtype), nonnegative=nonnegative)
+
+
+def resolve_backend_of(est, X):
+    """:func:`resolve_fit_backend` for dense or sparse ``X`` (sparse: NumPy by default, its
+    floating dtype kept when ``dtype=None``)."""
+    if not is_sparse(X):
+        return resolve_fit_backend(X, backend=est.backend, device=est.device, dtype=est.dtype)
+    dtype = est.dtype
+    if dtype is None and X.dtype.kind == "f":
+        dtype = str(X.dtype)
+    return resolve_fit_backend(None, backend=est.backend, device=est.device, dtype=dtype)
+
+
+def fitted_backend_of(est, X, name="X"):
+    """Namespace, device and dtype of the fitted ``components_``; ``X`` must be host data,
+    sparse, or an array of that namespace and device (:func:`check_same_namespace`)."""
+    check_is_fitted(est, "components_")
+    if not is_sparse(X):
+        check_same_namespace(X, est.components_, type(est).__name__, name=name)
+    return fitted_backend(est.components_)

@@ -4,8 +4,9 @@
 :class:`NMFNetworkRegressor`, :class:`BackpropClassifier` and :class:`BackpropRegressor` — the
 parameter table, the backend chosen once at ``fit``, validation data and early stopping,
 callbacks, the fitted ``coefs_``/``intercepts_`` and the forward pass of ``predict`` — without
-any training method: subclasses provide ``_train``.  :class:`NetworkClassifierMixin` and
-:class:`NetworkRegressorMixin` add the targets, scores and ``predict`` of the two tasks.
+any training method: subclasses provide ``_train``.  Warm start, checkpoints and
+``partial_fit`` come from :mod:`~nmfdnn.estimators._network_resume`; the targets, scores and
+``predict`` of the two tasks from :mod:`~nmfdnn.estimators._network_tasks`.
 
 Every concrete network estimator is registered by name (:func:`network_class`), so that model
 files can name their class without a hard-coded list.  The estimators own their state:
@@ -23,42 +24,30 @@ import copy
 import numbers
 import os
 import time
-from dataclasses import asdict
 
 import array_api_compat
 from sklearn.base import BaseEstimator
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from nmfdnn import _checkpoint
 from nmfdnn._array_api import get_namespace, namespace_name
 from nmfdnn._host import (
-    check_host_input,
     check_random_state,
-    encode_labels,
-    label_indices,
-    pool_labels,
-    take_labels,
-    to_host,
     to_numpy,
 )
 from nmfdnn._linalg import jitter_events
 from nmfdnn._ops import relu
-from nmfdnn._records import EpochRecord, TrainingHistory
 from nmfdnn.distributed import as_communicator, collective_errors
 from nmfdnn.estimators._base import (
     check_2d,
     check_same_namespace,
-    is_array,
-    like_input,
     resolve_fit_backend,
     to_backend,
 )
+from nmfdnn.estimators._network_resume import ResumableNetworkMixin
 from nmfdnn.training import predict_columns
 
-__all__ = ["BaseNetwork", "NetworkClassifierMixin", "NetworkRegressorMixin", "network_class",
-           "fill_doc", "SHARED_PARAMETERS"]
+__all__ = ["BaseNetwork", "network_class", "fill_doc", "SHARED_PARAMETERS"]
 
 _REGISTRY = {}
 
@@ -141,7 +130,7 @@ def network_class(name):
         ) from None
 
 
-class BaseNetwork(BaseEstimator):
+class BaseNetwork(ResumableNetworkMixin, BaseEstimator):
     """Base of the ReLU network estimators; subclasses implement ``_train``.
 
     ``_train(Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype, state,
@@ -371,193 +360,6 @@ class BaseNetwork(BaseEstimator):
                     stop = True
         return stop
 
-    # --- continuing a run: warm start, checkpoints, partial_fit --------------------------------
-
-    def _fingerprint(self, X, Y, *, xp):
-        """Shape, dtype and SHA-256 of a strided sample and the sums of ``X`` and ``Y``
-        (one small transfer); what a checkpoint must be resumed with."""
-        m = X.shape[0]
-        step = max(1, m // 64)
-        pos = xp.astype(xp.arange(m, device=array_api_compat.device(Y)), Y.dtype)
-        sample = xp.concat([X[::step, :], Y.T[::step, :]], axis=1)
-        sums = xp.concat([xp.sum(X, axis=0), xp.sum(X, axis=1), xp.sum(Y, axis=1),
-                          xp.sum(Y * pos[None, :], axis=1)])
-        return _checkpoint.data_fingerprint((m, X.shape[1], Y.shape[0]), str(X.dtype),
-                                            to_numpy(sample), to_numpy(sums))
-
-    def _resume_point(self, X, Y, *, xp, device):
-        """Where ``fit`` starts: ``(None, max_epochs, fingerprint)`` for a fresh run, else the
-        state to continue (warm start from memory, or a checkpoint file with ``resume=True``),
-        the total number of epochs to reach, and the fingerprint of ``(X, Y)`` (None without
-        ``checkpoint``)."""
-        st = getattr(self, "_train_state_", None)
-        fp = self._fingerprint(X, Y, xp=xp) if self.checkpoint is not None else None
-        if self.warm_start and st is not None:
-            loop = copy.copy(st["loop"])
-            loop.history = TrainingHistory(records=list(loop.history.records))
-            stop = dict(st["stop"])
-            return ({"loop": loop, "rng": st["rng"], "rng_start": st["rng_start"],
-                     "stop": stop}, loop.epoch + self.max_epochs, fp)
-        if self.checkpoint is None or not self.resume or not os.path.exists(self.checkpoint):
-            return None, self.max_epochs, fp
-        path = os.fspath(self.checkpoint)
-        arrays, meta = _checkpoint.read_checkpoint(path)
-        if meta.get("class") != type(self).__name__:
-            raise ValueError(f"checkpoint {path} was written by {meta.get('class')}, not "
-                             f"{type(self).__name__}; refusing to resume")
-        mine = _checkpoint.checkpoint_params(self)
-        theirs = meta.get("params", {})
-        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-        if diff:
-            shown = ", ".join(f"{k}={theirs.get(k)!r} there, {mine.get(k)!r} here" for k in diff)
-            raise ValueError(f"checkpoint {path} was written with other parameters ({shown}); "
-                             "refusing to resume (use resume=False or another checkpoint)")
-        if fp != meta.get("data"):
-            raise ValueError(
-                f"checkpoint {path} was written for other training data (shape "
-                f"{meta.get('data', {}).get('shape')}, dtype {meta.get('data', {}).get('dtype')}"
-                f"; this data: shape {fp['shape']}, dtype {fp['dtype']}, or the same shape with "
-                "other values); refusing to resume"
-            )
-        history = TrainingHistory(records=[EpochRecord(**r) for r in meta["records"]],
-                                  stopped_early=bool(meta["stopped_early"]))
-        loop = self._unpack_state(arrays, meta, history, xp=xp, device=device)
-        best_W = None
-        if meta["n_best"]:
-            best_W = [xp.asarray(arrays[f"best_W_{i}"], device=device)
-                      for i in range(meta["n_best"])]
-        stop = {"best": meta["stop_best"], "bad": meta["stop_bad"], "best_W": best_W}
-        max_epochs = loop.epoch if history.stopped_early else self.max_epochs
-        return ({"loop": loop, "rng": meta["rng"], "rng_start": meta["rng_start"],
-                 "stop": stop}, max_epochs, fp)
-
-    def _epoch_hook(self, fingerprint, rng, rng_start, stop_state, *, loop=None):
-        """``on_epoch`` of the trainers: keep the state to continue from (``warm_start``,
-        ``partial_fit``) and write it to ``checkpoint`` when set (with the data
-        ``fingerprint``).  Read-only for training."""
-
-        def keep(state):
-            self._train_state_ = {"loop": state, "rng": copy.deepcopy(rng.bit_generator.state),
-                                  "rng_start": rng_start, "stop": stop_state}
-
-        def on_epoch(state):
-            keep(state)
-            if self.checkpoint is not None:
-                self._write_checkpoint(fingerprint)
-
-        if loop is not None:
-            keep(loop)
-        return on_epoch
-
-    def _write_checkpoint(self, fingerprint):
-        """The state after an epoch to ``checkpoint``, atomically (:mod:`nmfdnn._checkpoint`).
-
-        Under MPI, give ``checkpoint`` on rank 0 only (the states are identical)."""
-        st = self._train_state_
-        loop = st["loop"]
-        arrays, meta = self._pack_state(loop)
-        best_W = st["stop"]["best_W"]
-        for i, Wi in enumerate(best_W or ()):
-            arrays[f"best_W_{i}"] = to_numpy(Wi)
-        meta.update(
-            {"class": type(self).__name__, "params": _checkpoint.checkpoint_params(self),
-             "data": fingerprint, "epoch": loop.epoch, "rng": st["rng"],
-             "rng_start": st["rng_start"],
-             "records": [asdict(r) for r in loop.history.records],
-             "stopped_early": bool(loop.history.stopped_early),
-             "stop_best": st["stop"]["best"], "stop_bad": st["stop"]["bad"],
-             "n_best": len(best_W or ())}
-        )
-        _checkpoint.write_checkpoint(self.checkpoint, arrays, meta)
-
-    def partial_fit(self, X, y, classes=None):
-        """One epoch (one pass of random mini-batches) over ``(X, y)``, continuing the run.
-
-        The first call draws the initial weights (``random_state``); every call continues
-        from the raw weights, averaging state (``average``), optimizer state (Adam) and host
-        generator of the previous one, so that ``k`` calls on the same data give the same
-        weights, bit for bit, as ``fit`` with ``max_epochs=k``.  ``early_stopping`` is ignored
-        (as scikit-learn's ``MLPClassifier.partial_fit``).  After ``fit``, ``partial_fit``
-        continues that run.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            At least 2 samples; after the first call, arrays must be of the fitted namespace
-            and device (host NumPy and lists are converted).
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        classes : array-like of shape (n_classes,), optional
-            Every class of the problem: required on the first call of a classifier, and if
-            given later, equal to ``classes_``.
-
-        Returns
-        -------
-        self
-        """
-        st = getattr(self, "_train_state_", None)
-        first = st is None
-        check_2d(X, "X")
-        if first:
-            self._validate_params()
-            hidden = self._hidden_sizes()
-            xp, dev, dtype = resolve_fit_backend(X, backend=self.backend, device=self.device,
-                                                 dtype=self.dtype)
-        else:
-            xp, dev, dtype = self._fitted_backend(X)
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
-                             "is None")
-        X = to_backend(X, xp=xp, device=dev, dtype=dtype, name="X")
-        m, n0 = X.shape
-        if not first and n0 != self.n_features_in_:
-            raise ValueError(f"X has {n0} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input")
-        Y = self._partial_targets(y, m, classes, first, xp=xp, device=dev, dtype=dtype)
-        if m < 2:
-            raise ValueError(f"n_samples={m}: at least 2 samples are needed to train")
-        if first:
-            rng = check_random_state(self.random_state)
-            rng_start = copy.deepcopy(rng.bit_generator.state)
-            stop_state = {"best": None, "best_W": None, "bad": 0}
-            sizes = [n0, *hidden, Y.shape[0]]
-            loop = None
-        else:
-            rng = check_random_state(None)
-            rng.bit_generator.state = copy.deepcopy(st["rng"])
-            rng_start, stop_state, loop = st["rng_start"], st["stop"], st["loop"]
-            sizes = self._state_widths(loop)
-            if sizes[-1] != Y.shape[0]:
-                raise ValueError(f"y has {Y.shape[0]} outputs, the network {sizes[-1]}")
-        batch_size = (min(self._auto_batch_size, m) if self.batch_size == "auto"
-                      else int(self.batch_size))
-        if batch_size > m:
-            raise ValueError(f"batch_size={batch_size} is larger than the number of samples "
-                             f"({m}) of this partial_fit call")
-
-        def callback(record, Wk):
-            self._after_epoch(record, Wk, stop_state, early_stopping=False)
-            return False
-
-        t0 = time.perf_counter()
-        fingerprint = self._fingerprint(X, Y, xp=xp) if self.checkpoint is not None else None
-        on_epoch = self._epoch_hook(fingerprint, rng, rng_start, stop_state, loop=loop)
-        W, history = self._train(X.T, Y, sizes, batch_size=batch_size, rng=rng, score=None,
-                                 callback=callback, xp=xp, device=dev, dtype=dtype,
-                                 state=loop, on_epoch=on_epoch,
-                                 max_epochs=(0 if loop is None else loop.epoch) + 1)
-        jitter_events()  # as in fit: the jitter counted on an accelerator, read once per call
-        self.fit_time_ = getattr(self, "fit_time_", 0.0) * (not first) + time.perf_counter() - t0
-        self._set_weights(W, sizes, xp=xp, device=dev, dtype=dtype)
-        self.n_features_in_ = n0
-        self.n_iter_ = history.n_epochs
-        self.loss_curve_ = history.loss_curve
-        self.epoch_times_ = [r.seconds for r in history.records]
-        self.validation_scores_ = None
-        self.best_validation_score_ = None
-        self.batch_size_ = batch_size
-        self.backend_ = namespace_name(xp)
-        return self
-
     def _fitted_backend(self, X):
         """Namespace, device and dtype of the fitted weights; ``X`` must be host data or an
         array of that namespace and device (no silent transfer between libraries/devices)."""
@@ -639,236 +441,3 @@ class BaseNetwork(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
-
-
-class NetworkClassifierMixin:
-    """Classification: one-hot targets, accuracy, ``predict`` as ``classes_[argmax ŷ]``."""
-
-    def _targets(self, y, n_samples, *, xp, device, dtype, refit=True, comm=None):
-        if refit and comm is not None:  # the classes of all ranks: after the local checks
-            local, _ = encode_labels(y, n_samples, min_classes=1)
-
-            def pooled():
-                self.classes_ = pool_labels(comm.allgather(local))
-                with collective_errors(comm):
-                    if self.classes_.shape[0] < 2:
-                        raise ValueError(f"y has only 1 class ({self.classes_[0]!r}) on all "
-                                         "ranks; a classifier needs at least two classes")
-                return self._targets(y, n_samples, xp=xp, device=device, dtype=dtype,
-                                     refit=False)
-            return pooled
-        if refit:
-            self.classes_, idx = encode_labels(y, n_samples)
-        else:  # validation labels: indices into the fitted classes_ (−1: unseen label)
-            idx = label_indices(self.classes_, y)
-            if idx.shape[0] != n_samples:
-                raise ValueError(f"X_val has {n_samples} samples but y_val has {idx.shape[0]}")
-        K = len(self.classes_)
-        idx = xp.asarray(idx, device=device)
-        ks = xp.arange(K, device=device)
-        return xp.astype(ks[:, None] == idx[None, :], dtype)
-
-    def _score_columns(self, out, target, *, xp, reduce=None):
-        hits = xp.astype(xp.argmax(out, axis=0) == xp.argmax(target, axis=0), out.dtype)
-        if reduce is None:
-            return xp.mean(hits)
-        n = xp.full((), target.shape[1], dtype=out.dtype, device=array_api_compat.device(out))
-        parts = reduce(xp.stack([xp.sum(hits), n]))  # the accuracy over all ranks
-        return parts[0] / parts[1]
-
-    def _partial_targets(self, y, n_samples, classes, first, *, xp, device, dtype):
-        """One-hot targets of a ``partial_fit`` call: ``classes`` fixes ``classes_`` on the
-        first call; labels outside it are refused."""
-        if first:
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit "
-                                 "(every class of the problem)")
-            self.classes_, _ = encode_labels(classes)
-        elif classes is not None:
-            given, _ = encode_labels(classes)
-            if given.shape != self.classes_.shape or not (given == self.classes_).all():
-                raise ValueError(f"classes={list(given)} differs from classes_="
-                                 f"{list(self.classes_)} of the previous partial_fit calls")
-        check_host_input(y, "y")
-        y_host = to_numpy(y) if is_array(y) else to_host(y)
-        if y_host.ndim != 1:
-            raise ValueError(f"y must be 1-D (one label per sample), got shape {y_host.shape}")
-        if y_host.shape[0] != n_samples:
-            raise ValueError(f"X and y have inconsistent numbers of samples: X has {n_samples}, "
-                             f"y has {y_host.shape[0]}")
-        try:
-            idx = label_indices(self.classes_, y_host)
-        except TypeError as exc:
-            raise TypeError(f"y has labels of another type than classes ({exc})") from None
-        if (idx < 0).any():
-            unknown = sorted(set(y_host[idx < 0].tolist()))[:5]
-            raise ValueError(f"y contains labels not in classes: {unknown}")
-        K = len(self.classes_)
-        idx = xp.asarray(idx, device=device)
-        ks = xp.arange(K, device=device)
-        return xp.astype(ks[:, None] == idx[None, :], dtype)
-
-    def decision_function(self, X):
-        """Network output per class, in ``X``'s namespace.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        array of shape (n_samples, n_classes), or (n_samples,) for 2 classes
-            For 2 classes the score of ``classes_[1]`` minus that of ``classes_[0]``.
-        """
-        out, _ = self._output(X)
-        if out.shape[1] == 2:
-            out = out[:, 1] - out[:, 0]
-        return like_input(out, X)
-
-    def predict(self, X):
-        """Class of the largest output, ``classes_[argmax_k ŷ_k]``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        array of shape (n_samples,)
-            Numeric labels in ``X``'s namespace and device; other labels (strings) as a NumPy
-            array.
-        """
-        out, xp = self._output(X)
-        idx = xp.argmax(out, axis=1)
-        if is_array(X) and not array_api_compat.is_numpy_array(X) \
-                and self.classes_.dtype.kind in "iufb":
-            xp_in = get_namespace(X)
-            classes = xp_in.asarray(self.classes_, device=array_api_compat.device(X))
-            return xp_in.take(classes, like_input(idx, X), axis=0)
-        return take_labels(self.classes_, idx)
-
-    def score(self, X, y, sample_weight=None):
-        """Mean accuracy (scikit-learn's ``accuracy_score`` on the host).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), optional
-
-        Returns
-        -------
-        float
-        """
-        pred = self.predict(X)
-        y = to_numpy(y) if is_array(y) else y
-        return float(accuracy_score(y, to_numpy(pred) if is_array(pred) else pred,
-                                    sample_weight=sample_weight))
-
-    def _get_model_state(self):
-        arrays, attributes = super()._get_model_state()
-        arrays["classes"] = to_numpy(self.classes_) if is_array(self.classes_) else self.classes_
-        return arrays, attributes
-
-    @classmethod
-    def _from_model_state(cls, params, arrays, attributes, *, xp, device, dtype):
-        est = super()._from_model_state(params, arrays, attributes, xp=xp, device=device,
-                                        dtype=dtype)
-        est.classes_ = arrays["classes"]
-        return est
-
-
-class NetworkRegressorMixin:
-    """Regression: targets as columns, R², ``predict`` as the network output."""
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
-
-    def _targets(self, y, n_samples, *, xp, device, dtype, refit=True, comm=None):
-        check_host_input(y, "y")
-        ndim = getattr(y, "ndim", None)
-        if ndim is None:
-            y = to_host(y)
-            ndim = y.ndim
-        if ndim not in (1, 2):
-            raise ValueError(f"y must be 1-D or 2-D, got {ndim}-D")
-        Y = to_backend(y, xp=xp, device=device, dtype=dtype, name="y", ndim=ndim)
-        if Y.shape[0] != n_samples:
-            raise ValueError(
-                f"X and y have inconsistent numbers of samples: X has {n_samples}, y has "
-                f"{Y.shape[0]}"
-            )
-        if refit:
-            self.y_1d_ = ndim == 1
-            self.n_outputs_ = 1 if ndim == 1 else Y.shape[1]
-        return Y[None, :] if ndim == 1 else Y.T
-
-    def _partial_targets(self, y, n_samples, classes, first, *, xp, device, dtype):
-        """Targets of a ``partial_fit`` call (``classes`` is ignored)."""
-        Y = self._targets(y, n_samples, xp=xp, device=device, dtype=dtype, refit=first)
-        if not first and Y.shape[0] != self.n_outputs_:
-            raise ValueError(f"y has {Y.shape[0]} outputs, the fitted model {self.n_outputs_}")
-        return Y
-
-    def _score_columns(self, out, target, *, xp, reduce=None):
-        if reduce is not None:  # R² over all ranks from the sums Σ(y−ŷ)², Σy, Σy² and m
-            n = xp.full((1,), target.shape[1], dtype=out.dtype,
-                        device=array_api_compat.device(out))
-            parts = reduce(xp.concat([xp.reshape(xp.sum((target - out) ** 2), (1,)), n,
-                                      xp.sum(target, axis=1), xp.sum(target * target, axis=1)]))
-            k = target.shape[0]
-            s1, s2 = parts[2:2 + k], parts[2 + k:]
-            total = xp.sum(s2 - s1 * s1 / parts[1])
-            return 1.0 - parts[0] / (total + xp.finfo(out.dtype).smallest_normal)
-        resid = xp.sum((target - out) ** 2)
-        total = xp.sum((target - xp.mean(target, axis=1, keepdims=True)) ** 2)
-        return 1.0 - resid / (total + xp.finfo(out.dtype).smallest_normal)
-
-    def predict(self, X):
-        """Network output, in ``X``'s namespace.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        array of shape (n_samples,) for a 1-D ``y`` at fit, else (n_samples, n_outputs)
-        """
-        out, _ = self._output(X)
-        if self.y_1d_:
-            out = out[:, 0]
-        return like_input(out, X)
-
-    def score(self, X, y, sample_weight=None):
-        """R² (scikit-learn's ``r2_score`` on the host).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        sample_weight : array-like of shape (n_samples,), optional
-
-        Returns
-        -------
-        float
-        """
-        pred = to_numpy(self.predict(X))
-        y = to_numpy(y) if is_array(y) else y
-        return float(r2_score(y, pred, sample_weight=sample_weight))
-
-    def _get_model_state(self):
-        arrays, attributes = super()._get_model_state()
-        attributes["y_1d"] = bool(self.y_1d_)
-        attributes["n_outputs_"] = int(self.n_outputs_)
-        return arrays, attributes
-
-    @classmethod
-    def _from_model_state(cls, params, arrays, attributes, *, xp, device, dtype):
-        est = super()._from_model_state(params, arrays, attributes, xp=xp, device=device,
-                                        dtype=dtype)
-        est.y_1d_ = attributes["y_1d"]
-        est.n_outputs_ = attributes["n_outputs_"]
-        return est

@@ -17,10 +17,9 @@ from nmfdnn._host import to_numpy
 from nmfdnn.estimators._network_base import (
     SHARED_PARAMETERS,
     BaseNetwork,
-    NetworkClassifierMixin,
-    NetworkRegressorMixin,
     fill_doc,
 )
+from nmfdnn.estimators._network_tasks import NetworkClassifierMixin, NetworkRegressorMixin
 from nmfdnn.training import (
     LoopState,
     autoencoder_init,
