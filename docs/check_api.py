@@ -11,7 +11,8 @@ from pathlib import Path
 from sphinx.util.inventory import InventoryFile
 
 MODULES = ["nmfdnn", "nmfdnn.estimators", "nmfdnn.factorizations", "nmfdnn.training",
-           "nmfdnn.baselines", "nmfdnn.datasets", "nmfdnn.evaluation", "nmfdnn.testing"]
+           "nmfdnn.baselines", "nmfdnn.datasets", "nmfdnn.evaluation", "nmfdnn.distributed",
+           "nmfdnn.testing"]
 
 
 def main(html):

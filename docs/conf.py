@@ -58,6 +58,7 @@ SUBPACKAGES = {
     "nmfdnn.baselines": "Backpropagation baseline",
     "nmfdnn.datasets": "Data sets",
     "nmfdnn.evaluation": "Evaluation",
+    "nmfdnn.distributed": "Many processes: MPI data parallelism",
     "nmfdnn.testing": "Test helpers",
 }
 
@@ -173,7 +174,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 #: The site's table of contents, appended to docs/index.md when Sphinx reads it (so that the
 #: Markdown file stays plain Markdown on a code host).
-TOCTREE = ["_generated/readme", "solvers", "ALGORITHMS", "mnist", "orl", "benchmarks",
+TOCTREE = ["_generated/readme", "solvers", "ALGORITHMS", "mnist", "orl", "hpc", "benchmarks",
            *(["auto_examples/index"] if HAVE_GALLERY else []), "api/index",
            "_generated/contributing"]
 #: Links of the Markdown pages to files outside docs/, as the site serves them.

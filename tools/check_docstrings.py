@@ -39,6 +39,7 @@ PUBLIC_MODULES = (
     "nmfdnn.training",
     "nmfdnn.baselines",
     "nmfdnn.datasets",
+    "nmfdnn.distributed",
     "nmfdnn.testing",
 )
 
