@@ -54,12 +54,15 @@ _LAUNCHER_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "P
 
 
 def launched_under_mpi():
-    """Number of processes of the MPI launch this process belongs to (1 when not launched by
-    ``mpiexec``/``srun``), read from the launcher's environment without importing mpi4py.
+    """Number of processes of the MPI launch this process belongs to.
+
+    Read from the launcher's environment (MPICH/Hydra, Open MPI, Slurm's PMI, PMIx) without
+    importing mpi4py.
 
     Returns
     -------
     int
+        The number of processes of the launch; 1 when not launched by ``mpiexec``/``srun``.
     """
     for var in _LAUNCHER_SIZE_VARS:
         value = os.environ.get(var)
@@ -69,12 +72,14 @@ def launched_under_mpi():
 
 
 def world():
-    """``MPI.COMM_WORLD`` when this process was started by an MPI launcher with more than one
-    process and mpi4py is installed, else ``None`` (mpi4py is then not imported).
+    """The :class:`Communicator` of ``MPI.COMM_WORLD``, or ``None`` for one process.
 
     Returns
     -------
     Communicator or None
+        ``Communicator(MPI.COMM_WORLD)`` when this process was started by an MPI launcher with
+        more than one process and mpi4py is installed, else ``None`` (mpi4py is then not
+        imported).
     """
     if launched_under_mpi() <= 1:
         return None
@@ -199,8 +204,9 @@ class Communicator:
             raise ValueError(f"op must be 'sum', 'max' or 'min', got {op!r}") from None
 
     def allreduce(self, x, op="sum"):
-        """``Σ_k x^{(k)}`` (or the element-wise max/min) over the ranks; same namespace,
-        device, dtype and shape as ``x``.
+        """``Σ_k x^{(k)}`` (or the element-wise max/min) over the ranks.
+
+        The result has the same namespace, device, dtype and shape as ``x``.
 
         Parameters
         ----------
@@ -312,8 +318,9 @@ class Communicator:
         return out[0].item()
 
     def bcast(self, x, root=0):
-        """``x`` of rank ``root`` on every rank (arrays keep their namespace and device; other
-        objects are pickled).
+        """``x`` of rank ``root`` on every rank.
+
+        Arrays keep their namespace and device; other objects are pickled.
 
         Parameters
         ----------
@@ -337,7 +344,20 @@ class Communicator:
         return xp.asarray(host, device=array_api_compat.device(x))
 
     def allgather(self, obj):
-        """The list of every rank's ``obj`` (small Python objects: counts, labels, errors)."""
+        """The list of every rank's ``obj``.
+
+        Meant for small Python objects (counts, labels, errors); they are pickled.
+
+        Parameters
+        ----------
+        obj : picklable object
+            This rank's contribution.
+
+        Returns
+        -------
+        list
+            ``obj`` of rank 0, 1, …, ``size − 1``, the same list on every rank.
+        """
         return self.comm.allgather(obj)
 
     def barrier(self):
@@ -347,8 +367,10 @@ class Communicator:
     # --- partitions and errors -------------------------------------------------------------
 
     def partition(self, n_local):
-        """The :class:`Partition` of contiguous blocks: rank k holds global samples
-        ``[o_k, o_k + n_k)`` with ``o_k = n_0 + … + n_{k−1}`` (one all-gather of the counts).
+        """The :class:`Partition` of contiguous blocks, in rank order.
+
+        Rank k holds global samples ``[o_k, o_k + n_k)`` with ``o_k = n_0 + … + n_{k−1}``
+        (one all-gather of the counts).
 
         Parameters
         ----------
@@ -365,8 +387,10 @@ class Communicator:
                          counts=tuple(counts))
 
     def raise_any(self, error=None):
-        """Collective error check: if any rank passes an exception, every rank raises the
-        same exception type with the first failing rank's message (prefixed by its rank).
+        """Collective error check: raise on every rank if any rank passes an exception.
+
+        Every rank raises the same exception type with the first failing rank's message
+        (prefixed by its rank); when no rank passes one, nothing happens.
 
         Parameters
         ----------
@@ -399,9 +423,22 @@ class Communicator:
 
     @contextlib.contextmanager
     def collective_errors(self, types=(ValueError, TypeError)):
-        """Context manager: an exception of ``types`` raised inside on one rank is raised on
-        every rank (:meth:`raise_any`), instead of leaving the others waiting in the next
-        collective.  Every rank must enter and leave the block."""
+        """Context manager raising on every rank an error raised in the block on one rank.
+
+        An exception of ``types`` raised inside the block on one rank is raised on every rank
+        (:meth:`raise_any`) when the block is left, instead of leaving the others waiting in
+        the next collective.  Every rank must enter and leave the block.
+
+        Parameters
+        ----------
+        types : tuple of exception types, default=(ValueError, TypeError)
+            The exceptions that are caught and shared; others propagate on their rank only.
+
+        Yields
+        ------
+        None
+            The block runs once; the collective check follows it.
+        """
         error = None
         try:
             yield
@@ -410,12 +447,30 @@ class Communicator:
         self.raise_any(error)
 
     def any(self, flag):
-        """True on every rank when ``flag`` is true on at least one (one scalar reduction)."""
+        """Whether ``flag`` is true on at least one rank (one scalar reduction).
+
+        Parameters
+        ----------
+        flag : bool
+            This rank's flag.
+
+        Returns
+        -------
+        bool
+            The same value on every rank.
+        """
         return bool(self.allreduce_scalar(int(bool(flag)), op="max"))
 
     def abort(self, code=1):
-        """``MPI_Abort``: end every rank of the communicator now (after an unrecoverable error
-        on this rank)."""
+        """``MPI_Abort``: end every rank of the communicator now.
+
+        Meant for an unrecoverable error on this rank; under MPI it does not return.
+
+        Parameters
+        ----------
+        code : int, default=1
+            Exit code passed to the launcher.
+        """
         self.comm.Abort(code)
 
 
@@ -452,15 +507,18 @@ class Partition:
     these global numbers from the shared seed, so they do not depend on the number of ranks;
     each rank then takes the numbers it holds.
 
-    Attributes
+    Parameters
     ----------
     n_total : int
         Samples over all ranks.
     index : ndarray of int64
         Global numbers of this rank's samples, in local order (the local sample ``j`` is global
         ``index[j]``).
-    counts : tuple of int
-        Samples per rank.
+    counts : tuple of int, default=()
+        Samples per rank (empty when unknown, e.g. for a :meth:`subset`).
+    _where : ndarray of int64 or None, default=None
+        Private cache, left ``None``: the inverse of ``index`` (local position of each global
+        number, −1 where not held), built on first use by :meth:`local_positions`.
     """
 
     n_total: int
@@ -518,14 +576,22 @@ class Partition:
         return positions, out
 
     def subset(self, global_numbers):
-        """The partition of a global subset: global number ``j`` of the new numbering is
-        ``global_numbers[j]`` of this one (e.g. the training part after a validation split).
+        """The partition of a global subset (e.g. the training part after a validation split).
+
+        Global number ``j`` of the new numbering is ``global_numbers[j]`` of this one.
+
+        Parameters
+        ----------
+        global_numbers : ndarray of int
+            The subset, as global numbers of this partition, in the new global order.
 
         Returns
         -------
         local_positions : ndarray of int64
-            Where this rank's members of the subset are, in the new global order.
-        Partition
+            Local positions (in this partition) of this rank's members of the subset, in the
+            new global order.
+        partition : Partition
+            The partition of the subset (``counts`` left empty).
         """
         global_numbers = np.asarray(global_numbers, dtype=np.int64)
         if self._where is None:
@@ -643,6 +709,11 @@ def abort_on_error(comm=None, *, passthrough=(), stream=None):
         checks and divergence errors): re-raised as they are, without aborting.
     stream : file, optional
         Where the message goes (default ``sys.stderr``).
+
+    Yields
+    ------
+    Communicator or None
+        The communicator used (``None`` for one process).
     """
     c = as_communicator(comm) if comm is not None else world()
     try:
