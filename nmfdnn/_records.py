@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["EpochRecord", "TrainingHistory"]
+__all__ = ["EpochRecord", "TrainingHistory", "end_epoch"]
 
 
 @dataclass
@@ -72,3 +72,36 @@ class TrainingHistory:
     def n_epochs(self):
         """int: the number of epochs run."""
         return len(self.records)
+
+
+def end_epoch(history, record, *, max_epochs, callback, weights, on_epoch, state):
+    """The end of an epoch, the same for every trainer: record it, call ``callback``, then
+    ``on_epoch``.
+
+    Parameters
+    ----------
+    history : TrainingHistory
+        Gets ``record`` appended (and ``stopped_early`` set when the callback stops early).
+    record : EpochRecord
+    max_epochs : int
+    callback : callable or None
+        ``callback(record, weights) -> bool``; ``True`` stops training.
+    weights : list of arrays
+        The weights handed to ``callback`` (the scored ones).
+    on_epoch : callable or None
+        ``on_epoch(state)`` after the callback (e.g. writes a checkpoint); read-only.
+    state : callable
+        ``state()`` builds the trainer's state for ``on_epoch`` (only called when it is given).
+
+    Returns
+    -------
+    bool
+        Whether training stops.
+    """
+    history.records.append(record)
+    stop = bool(callback is not None and callback(record, weights))
+    if stop:
+        history.stopped_early = record.epoch < max_epochs
+    if on_epoch is not None:
+        on_epoch(state())
+    return stop

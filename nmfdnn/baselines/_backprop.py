@@ -14,6 +14,7 @@ Losses (``m`` = mini-batch size, mean over the batch so that Adam's step is batc
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from nmfdnn._array_api import get_namespace
 from nmfdnn._host import random_normal, to_numpy
 from nmfdnn._ops import allsum, relu, row_major
 from nmfdnn._optim import AdamState, adam_init, adam_step
-from nmfdnn._records import EpochRecord, TrainingHistory
+from nmfdnn._records import EpochRecord, TrainingHistory, end_epoch
 from nmfdnn._validation import NumericalError
 from nmfdnn.distributed import as_communicator
 
@@ -379,12 +380,9 @@ def train_backprop(X, Y, params, *, batch_size=100, max_epochs=10, rng, loss="ms
         record = EpochRecord(epoch=epoch, loss=float(host[0]),
                              val_score=float(host[1]) if score is not None else None,
                              seconds=time.perf_counter() - t0)
-        history.records.append(record)
-        stop = callback is not None and callback(record, W_tilde)
-        if stop:
-            history.stopped_early = epoch < max_epochs
-        if on_epoch is not None:
-            on_epoch(BackpropState(epoch=epoch, params=params, adam=state, history=history))
-        if stop:
+        if end_epoch(history, record, max_epochs=max_epochs, callback=callback, weights=W_tilde,
+                     on_epoch=on_epoch, state=functools.partial(
+                         BackpropState, epoch=epoch, params=params, adam=state,
+                         history=history)):
             break
     return W_tilde, history

@@ -12,19 +12,15 @@ from __future__ import annotations
 from nmfdnn._array_api import get_namespace
 from nmfdnn._ops import affine, sq_norm
 from nmfdnn._validation import check_nonnegative_scalar
-from nmfdnn.distributed import collective_errors
 from nmfdnn.factorizations import (
     nonlinear_semi_nmf_step,
     reduced_first_layer_step,
     semi_nmf_step,
 )
 from nmfdnn.training._epochs import (
-    check_network_shapes,
-    check_training_args,
-    distributed_setup,
     output_refit,
-    prepare_inputs,
     run_epochs,
+    setup_run,
 )
 from nmfdnn.training._layers import forward, reduce_first_layer
 
@@ -181,18 +177,14 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
     history : TrainingHistory
     """
     xp = get_namespace(X, Y, xp=xp)
-    comm, partition = distributed_setup(comm, X, partition)
-    with collective_errors(comm):  # invalid input on one process: the same error on all
-        omega = check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega,
-                                    check_input=check_input,
-                                    n_total=None if comm is None else partition.n_total, xp=xp)
-        lam_w = check_nonnegative_scalar(lam_w, "lam_w")
-        lam_z = check_nonnegative_scalar(lam_z, "lam_z")
-        if bias is None:
-            bias = W[0].shape[1] == X.shape[0] + 1
-        check_network_shapes(X, Y, W, bias=bias)
-    if inputs is None:
-        inputs = prepare_inputs(X, tau, check_input=False, reduce=comm, xp=xp)
+    lam_w = check_nonnegative_scalar(lam_w, "lam_w")  # the same on every process
+    lam_z = check_nonnegative_scalar(lam_z, "lam_z")
+    if bias is None:
+        bias = W[0].shape[1] == X.shape[0] + 1
+    omega, comm, partition, inputs = setup_run(
+        X, Y, W, batch_size=batch_size, max_epochs=max_epochs, inner_iter=inner_iter, tau=tau,
+        omega=omega, bias=bias, check_input=check_input, comm=comm, partition=partition,
+        inputs=inputs, xp=xp)
 
     def step(Wk, VJ, YJ):
         return bias_reg_minibatch_step(Wk, VJ, YJ, inputs, lam_w=lam_w, lam_z=lam_z,

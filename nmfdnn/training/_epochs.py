@@ -14,6 +14,7 @@ The records (:class:`EpochRecord`, :class:`TrainingHistory`) are defined in
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from nmfdnn._array_api import maybe_jit
 from nmfdnn._host import to_numpy
 from nmfdnn._linalg import solve_gram_right
 from nmfdnn._ops import affine, allsum, cross_tilde, gram_tilde, sq_norm
-from nmfdnn._records import EpochRecord, TrainingHistory
+from nmfdnn._records import EpochRecord, TrainingHistory, end_epoch
 from nmfdnn._validation import (
     NumericalError,
     check_matrix,
@@ -32,7 +33,7 @@ from nmfdnn._validation import (
     check_positive_int,
     check_same_columns,
 )
-from nmfdnn.distributed import as_communicator
+from nmfdnn.distributed import as_communicator, collective_errors
 from nmfdnn.factorizations import lowrank_approximation
 from nmfdnn.training._layers import forward, hidden_features, reduce_first_layer
 
@@ -248,13 +249,9 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
             _raise_diverged(epoch, loss, counts)
         val = float(host[1]) if score is not None else None
         record = EpochRecord(epoch=epoch, loss=loss, val_score=val, seconds=seconds)
-        history.records.append(record)
-        stop = callback is not None and callback(record, W_out)
-        if stop:
-            history.stopped_early = epoch < max_epochs
-        if on_epoch is not None:
-            on_epoch(LoopState(epoch=epoch, W=W, W_avg=W_avg, history=history))
-        if stop:
+        if end_epoch(history, record, max_epochs=max_epochs, callback=callback, weights=W_out,
+                     on_epoch=on_epoch, state=functools.partial(
+                         LoopState, epoch=epoch, W=W, W_avg=W_avg, history=history)):
             break
     if W_out is None:  # nothing left to run (a resumed run that had finished)
         W_out = W_avg if average and W_avg is not None else W
@@ -367,6 +364,46 @@ def distributed_setup(comm, X, partition=None):
     if partition is None:
         partition = comm.partition(X.shape[1])
     return comm, partition
+
+
+def setup_run(X, Y, W, *, batch_size, max_epochs, inner_iter, tau, omega, bias, check_input,
+              comm, partition, inputs, xp):
+    """What both trainers do before their epochs: the communicator and partition
+    (:func:`distributed_setup`), the checks of the arguments and of the network's shapes
+    (collective: invalid data on one process raises the same error on every process), and the
+    low-rank input (§1.5) unless given.
+
+    Parameters
+    ----------
+    X : array of shape (n_0, m)
+    Y : array of shape (n_d, m)
+    W : list of arrays
+    batch_size, max_epochs, inner_iter : int
+    tau : float
+    omega : float
+    bias : bool
+    check_input : bool
+    comm : None, mpi4py communicator or Communicator
+    partition : Partition or None
+    inputs : LowRankInput or None
+    xp : namespace
+
+    Returns
+    -------
+    omega : float
+    comm : Communicator or None
+    partition : Partition or None
+    inputs : LowRankInput
+    """
+    comm, partition = distributed_setup(comm, X, partition)
+    with collective_errors(comm):  # invalid input on one process: the same error on all
+        omega = check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega,
+                                    check_input=check_input,
+                                    n_total=None if comm is None else partition.n_total, xp=xp)
+        check_network_shapes(X, Y, W, bias=bias)
+    if inputs is None:
+        inputs = prepare_inputs(X, tau, check_input=False, reduce=comm, xp=xp)
+    return omega, comm, partition, inputs
 
 
 def check_omega(omega):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from nmfdnn._array_api import get_namespace
 from nmfdnn._linalg import gram_pinv, pinv_small
 from nmfdnn._ops import affine, sq_norm
-from nmfdnn.distributed import collective_errors
 from nmfdnn.factorizations import (
     nonlinear_lstsq_weights_step,
     nonneg_nonlinear_lstsq_targets_step,
@@ -19,12 +18,9 @@ from nmfdnn.factorizations import (
     semi_nmf_step,
 )
 from nmfdnn.training._epochs import (
-    check_network_shapes,
-    check_training_args,
-    distributed_setup,
     output_refit,
-    prepare_inputs,
     run_epochs,
+    setup_run,
 )
 from nmfdnn.training._layers import forward, reduce_first_layer
 
@@ -157,14 +153,10 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     history : TrainingHistory
     """
     xp = get_namespace(X, Y, xp=xp)
-    comm, partition = distributed_setup(comm, X, partition)
-    with collective_errors(comm):  # invalid input on one process: the same error on all
-        omega = check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega,
-                                    check_input=check_input,
-                                    n_total=None if comm is None else partition.n_total, xp=xp)
-        check_network_shapes(X, Y, W, bias=False)
-    if inputs is None:
-        inputs = prepare_inputs(X, tau, check_input=False, reduce=comm, xp=xp)
+    omega, comm, partition, inputs = setup_run(
+        X, Y, W, batch_size=batch_size, max_epochs=max_epochs, inner_iter=inner_iter, tau=tau,
+        omega=omega, bias=False, check_input=check_input, comm=comm, partition=partition,
+        inputs=inputs, xp=xp)
 
     def step(Wk, VJ, YJ):
         return original_minibatch_step(Wk, VJ, YJ, inputs, inner_iter=inner_iter, rcond=rcond,
