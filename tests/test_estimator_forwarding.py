@@ -78,7 +78,7 @@ def _data(n=12, m=16, seed=0):
 # --- NMF ----------------------------------------------------------------------------------------
 
 NMF_PARAMS = dict(n_components=3, init="random", max_iter=7, tol=1e-3, check_every=3,
-                  random_state=5, verbose=1, **BACKEND)
+                  random_state=5, verbose=1, forget_factor=0.5, **BACKEND)
 
 
 def _nmf_checks(sp, out):
@@ -92,6 +92,8 @@ def _nmf_checks(sp, out):
         "check_every": run.kwargs["check_every"] == 3,
         "random_state": init.kwargs["random_state"] == 5,
         "verbose": out.startswith("NMF: 7 iterations"),
+        # partial_fit's alone: tests/test_nmf_estimators.py::test_partial_fit_is_the_online_update
+        "forget_factor": True,
         "backend": _in_backend(A) and _in_backend(run.args[0]),
         "device": _in_backend(run.args[1]) and _in_backend(run.args[2]),
         "dtype": str(run.args[0].dtype).endswith("float64"),

@@ -165,3 +165,53 @@ def test_semi_nmf_estimator(problem, rng):
     assert np.linalg.norm(to_numpy(Xr) - X) < 0.1 * np.linalg.norm(X)
     with pytest.raises(ValueError, match="n_components"):
         SemiNMF(0).fit(problem.dev(X))
+
+
+def test_partial_fit_is_the_online_update(problem, rng):
+    """Each partial_fit: the batch's latent with H fixed (transform, tested against
+    scikit-learn above), then one step of H on the ρ-weighted statistics N, D — the
+    accumulation and the step written out in NumPy here."""
+    X = _data(rng, n=60)
+    batches = [X[:20], X[20:40], X[40:]]
+    est = NMF(4, init="random", random_state=0, max_iter=30, tol=0.0, forget_factor=0.6)
+    Wc, _ = nmf_init(problem.dev(batches[0]).T, 4, init="random", random_state=0)
+    H = problem.host(Wc).T  # the first batch's initial components
+    N = D = None
+    for B in batches:
+        ref = NMF(4, max_iter=30, tol=0.0)  # transform with the reference's H held fixed
+        ref.components_ = problem.dev(H)
+        ref.n_components_, ref.n_features_in_ = 4, X.shape[1]
+        WJ, Bh = problem.host(ref.transform(problem.dev(B))), problem.host(B)
+        num, den = (WJ.T @ Bh) * H, WJ.T @ WJ @ H
+        N = num if N is None else 0.6 * N + num
+        D = den if D is None else 0.6 * D + den
+        H = N / (D + np.finfo(Bh.dtype).eps)
+        est.partial_fit(problem.dev(B))
+        rtol = 1e-10 if problem.name == "float64" else 1e-4
+        problem.assert_close(est.components_, H, rtol=rtol, atol=rtol)
+    assert est.n_steps_ == 3 and bool((problem.host(est.components_) >= 0).all())
+
+
+def test_partial_fit_passes_approach_the_batch_fit(problem, rng):
+    X = _data(rng, n=80)
+    batch = NMF(5, init="nndsvda", max_iter=200, tol=0.0).fit(problem.dev(X))
+    online = NMF(5, init="nndsvda", max_iter=50, tol=0.0, forget_factor=0.9)
+    errors = []
+    for _ in range(8):
+        for J in (slice(0, 40), slice(40, 80)):
+            online.partial_fit(problem.dev(X[J]))
+        W = problem.host(online.transform(problem.dev(X)))
+        errors.append(np.linalg.norm(problem.host(X) - W @ problem.host(online.components_)))
+    assert errors[-1] < 0.99 * errors[0]  # the passes keep improving the factorization
+    assert errors[-1] <= 1.10 * batch.reconstruction_err_  # near the batch solution
+
+
+def test_partial_fit_bad_input(problem, rng):
+    est = NMF(3, init="random", random_state=0)
+    with pytest.raises(ValueError, match="negative"):
+        est.partial_fit(problem.dev(-_data(rng)))
+    est.partial_fit(problem.dev(_data(rng)))
+    with pytest.raises(ValueError, match="features"):
+        est.partial_fit(problem.dev(_data(rng, m=7)))
+    with pytest.raises(ValueError, match="custom"):
+        NMF(3, init="custom").partial_fit(problem.dev(_data(rng)))

@@ -83,6 +83,9 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         ``None``: the device of ``X`` (or the backend's default device).
     dtype : {"float32", "float64"}, dtype or None, default=None
         ``None``: ``X``'s floating dtype (float32 for integer or list input).
+    forget_factor : float in (0, 1], default=0.7
+        ρ of :meth:`partial_fit`: the weight of the past mini-batches' statistics in the
+        online update of ``components_`` (scikit-learn's ``MiniBatchNMF``); 1 remembers all.
 
     Attributes
     ----------
@@ -107,11 +110,12 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "check_every": [Interval(numbers.Integral, 0, None, closed="left")],
         **COMMON_CONSTRAINTS,
+        "forget_factor": [Interval(numbers.Real, 0, 1, closed="right")],
     }
 
     def __init__(self, n_components=None, *, init="nndsvda", max_iter=200, tol=1e-4,
                  check_every=10, random_state=None, verbose=0, backend=None, device=None,
-                 dtype=None):
+                 dtype=None, forget_factor=0.7):
         self.n_components = n_components
         self.init = init
         self.max_iter = max_iter
@@ -122,6 +126,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.backend = backend
         self.device = device
         self.dtype = dtype
+        self.forget_factor = forget_factor
 
     def fit(self, X, y=None, *, W=None, H=None, mask=None, comm=None):
         """Fit the factorization ``X ≈ W H``.
@@ -249,6 +254,78 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _n_features_out(self):
         """Number of output features (``get_feature_names_out``: ``nmf0``, ``nmf1``, …)."""
         return self.n_components_
+
+    def partial_fit(self, X, y=None, *, mask=None):
+        """One online update of ``components_`` from a mini-batch.
+
+        The online updates of scikit-learn's ``MiniBatchNMF`` for the Frobenius loss: the
+        batch's latent ``W_J`` is solved with ``H`` fixed (as :meth:`transform`), then ``H``
+        takes one multiplicative step on statistics accumulated over the batches seen, the
+        older ones weighted down by ``ρ = forget_factor``:
+
+        .. math::
+
+            N ← ρ N + (W_Jᵀ X_J) ⊙ H, \\qquad D ← ρ D + W_Jᵀ W_J H, \\qquad H ← N ⊘ (D + ε)
+
+        (with a mask, ``X_J`` and ``W_J H`` weighted by ``M_J``).  The first call initializes
+        ``H`` from its batch (``init``; ``"custom"`` is not available here).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A mini-batch of non-negative data (dense).
+        y : None
+            Ignored.
+        mask : array-like of shape (n_samples, n_features) or (n_samples,), optional
+            As in :meth:`fit_transform`.
+
+        Returns
+        -------
+        self : NMF
+            The updated estimator.
+        """
+        first = not hasattr(self, "components_")
+        if is_sparse(X):
+            raise TypeError("NMF.partial_fit takes dense X (fit accepts scipy.sparse)")
+        if first:
+            self._validate_params()
+            if self.init == "custom":
+                raise ValueError("init='custom' is not available in partial_fit (no W/H "
+                                 "argument); use fit, or another init")
+            xp, dev, dt = resolve_backend_of(self, X)
+        else:
+            xp, dev, dt = fitted_backend_of(self, X)
+        Xa, M = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
+        A, Mt = Xa.T, None if M is None else M.T
+        if first:
+            r = Xa.shape[1] if self.n_components is None else self.n_components
+            if self.init in ("nndsvd", "nndsvda") and r > min(Xa.shape):
+                raise ValueError(f"n_components={r} is larger than min(n_samples, n_features) "
+                                 f"= {min(Xa.shape)} of the first batch, the most "
+                                 f"init={self.init!r} allows")
+            Wc, _ = nmf_init(A, r, init=self.init, random_state=self.random_state, xp=xp)
+            self.n_components_, self.n_features_in_, self.n_steps_ = r, Xa.shape[1], 0
+            self._online_num = xp.zeros_like(Wc)
+            self._online_den = xp.zeros_like(Wc)
+        else:
+            check_n_features(self, Xa)
+            Wc = self.components_.T
+        avg = math.sqrt(float(xp.mean(A)) / self.n_components_)
+        Hc = xp.full((self.n_components_, A.shape[1]), avg, dtype=dt, device=dev)
+        _, Hc, _ = nmf(A, Wc, Hc, n_iter=self.max_iter, tol=self.tol,
+                       check_every=self.check_every, update_w=False, mask=Mt,
+                       check_input=False, xp=xp)
+        if Mt is None:
+            num, den = (A @ Hc.T) * Wc, Wc @ (Hc @ Hc.T)
+        else:
+            num, den = ((Mt * A) @ Hc.T) * Wc, (Mt * (Wc @ Hc)) @ Hc.T
+        rho = float(self.forget_factor)
+        self._online_num = rho * self._online_num + num
+        self._online_den = rho * self._online_den + den
+        eps = float(xp.finfo(dt).eps)
+        self.components_ = (self._online_num / (self._online_den + eps)).T
+        self.n_steps_ += 1
+        return self
 
     def transform(self, X, *, mask=None):
         """``W`` for new data with ``H = components_`` held fixed (multiplicative updates).
