@@ -30,11 +30,12 @@ from nmfdnn._array_api import (
 from nmfdnn._host import check_host_input, numpy_dtype_name, to_host, to_numpy
 from nmfdnn._sparse import as_sparse_operand, is_sparse
 from nmfdnn._validation import check_matrix, check_positive_int
+from nmfdnn.distributed import as_communicator, collective_errors
 
 __all__ = ["COMMON_CONSTRAINTS", "resolve_fit_backend", "to_backend", "convert",
            "prepare_masked", "like_input", "fitted_backend", "check_n_features",
            "check_same_namespace", "is_array", "check_ranks", "check_2d", "sparse_operand",
-           "resolve_backend_of", "fitted_backend_of"]
+           "resolve_backend_of", "fitted_backend_of", "begin_factorization_fit"]
 
 #: Constraints (scikit-learn's ``_parameter_constraints`` format) of the parameters every
 #: estimator of the NMF family shares.  ``device`` and ``dtype`` are checked against the chosen
@@ -329,3 +330,56 @@ def fitted_backend_of(est, X, name="X"):
     if not is_sparse(X):
         check_same_namespace(X, est.components_, type(est).__name__, name=name)
     return fitted_backend(est.components_)
+
+
+def begin_factorization_fit(est, X, comm, *, nonnegative, mask=None):
+    """The start of ``fit`` of ``NMF`` and ``SemiNMF``: parameters, backend and the one check
+    of ``X`` (dense, or ``scipy.sparse`` on NumPy), collective over MPI ranks.
+
+    Parameters
+    ----------
+    est : NMF or SemiNMF
+    X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+    comm : None, mpi4py communicator or Communicator
+        Data-parallel fit: invalid input on one rank raises the same error on every rank, and
+        every rank must have the same number of features.
+    nonnegative : bool
+        Require ``X ≥ 0``.
+    mask : array-like, optional
+        Entry (or sample) weights of ``X`` (dense ``X`` only).
+
+    Returns
+    -------
+    comm : Communicator or None
+    partition : Partition or None
+        This rank's global sample numbers (with ``comm``).
+    sparse : bool
+    xp, device, dtype
+        Where the fit computes.
+    A : array or sparse operand of shape (n_features, n_samples)
+        ``Xᵀ`` (data as columns).
+    mask : array of shape (n_features, n_samples) or None
+        The mask as columns.
+    """
+    comm = as_communicator(comm)
+    with collective_errors(comm):  # invalid input on one rank: the same error on all
+        est._validate_params()
+        sparse = is_sparse(X)
+        if sparse and comm is not None:
+            raise ValueError("sparse X is not supported with comm= (data-parallel MPI); pass "
+                             "a dense X")
+        xp, dev, dt = resolve_backend_of(est, X)
+        if sparse:
+            A = sparse_operand(X, xp=xp, dtype=dt, nonnegative=nonnegative, est=est, mask=mask)
+            M = None
+        else:
+            Xa, M = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt,
+                                   nonnegative=nonnegative)
+            A = Xa.T
+    widths = [A.shape[0]] if comm is None else comm.allgather(A.shape[0])
+    with collective_errors(comm):
+        if len(set(widths)) > 1:
+            raise ValueError(f"X has a different number of features on each rank: {widths} "
+                             "(rank order)")
+    partition = None if comm is None else comm.partition(A.shape[1])
+    return comm, partition, sparse, xp, dev, dt, A, None if M is None else M.T

@@ -19,9 +19,9 @@ from nmfdnn._sparse import (
     sparse_nmf,
     sparse_nmf_init,
 )
-from nmfdnn.distributed import as_communicator, collective_errors
 from nmfdnn.estimators._base import (
     COMMON_CONSTRAINTS,
+    begin_factorization_fit,
     check_n_features,
     fitted_backend_of,
     like_input,
@@ -182,37 +182,17 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         W : array of shape (n_samples, n_components)
             In the namespace of ``X`` (host NumPy for lists).
         """
-        comm = as_communicator(comm)
-        with collective_errors(comm):  # invalid input on one rank: the same error on all
-            self._validate_params()
-            sparse = is_sparse(X)
-            if sparse and comm is not None:
-                raise ValueError("sparse X is not supported with comm= (data-parallel MPI); "
-                                 "pass a dense X")
-            xp, dev, dt = resolve_backend_of(self, X)
-            if sparse:
-                A = sparse_operand(X, xp=xp, dtype=dt, nonnegative=True, est=self, mask=mask)
-                M = None
-                n_features, n_samples = A.shape
-            else:
-                Xa, M = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
-                A = Xa.T
-                n_samples, n_features = Xa.shape
-        partition = None if comm is None else comm.partition(n_samples)
+        comm, partition, sparse, xp, dev, dt, A, Mt = begin_factorization_fit(
+            self, X, comm, nonnegative=True, mask=mask)
+        n_features, n_samples = A.shape
         n_all = n_samples if comm is None else partition.n_total
-        widths = [n_features] if comm is None else comm.allgather(n_features)
-        with collective_errors(comm):
-            r = n_features if self.n_components is None else self.n_components
-            if self.init in ("nndsvd", "nndsvda") and r > min(n_all, n_features):
-                raise ValueError(
-                    f"n_components={r} is larger than min(n_samples, n_features) = "
-                    f"{min(n_all, n_features)}, the most init={self.init!r} (a truncated SVD) "
-                    "allows; use init='random' or 'custom' for an overcomplete factorization"
-                )
-            if len(set(widths)) > 1:
-                raise ValueError(f"X has a different number of features on each rank: "
-                                 f"{widths} (rank order)")
-        Mt = None if M is None else M.T
+        r = n_features if self.n_components is None else self.n_components
+        if self.init in ("nndsvd", "nndsvda") and r > min(n_all, n_features):
+            raise ValueError(  # the same on every rank (global sizes)
+                f"n_components={r} is larger than min(n_samples, n_features) = "
+                f"{min(n_all, n_features)}, the most init={self.init!r} (a truncated SVD) "
+                "allows; use init='random' or 'custom' for an overcomplete factorization"
+            )
         if self.init == "custom":
             if W is None or H is None:
                 raise ValueError("init='custom' needs both W and H passed to fit")

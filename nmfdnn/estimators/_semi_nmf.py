@@ -18,13 +18,12 @@ from nmfdnn._sparse import (
     sparse_semi_nmf,
     sparse_semi_nmf_objective,
 )
-from nmfdnn.distributed import as_communicator, collective_errors
 from nmfdnn.estimators._base import (
     COMMON_CONSTRAINTS,
+    begin_factorization_fit,
     check_n_features,
     fitted_backend_of,
     like_input,
-    resolve_backend_of,
     sparse_operand,
     to_backend,
 )
@@ -166,25 +165,9 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         V : array of shape (n_samples, n_components)
             Non-negative, in the namespace of ``X`` (host NumPy for lists).
         """
-        comm = as_communicator(comm)
-        with collective_errors(comm):  # invalid input on one rank: the same error on all
-            self._validate_params()
-            sparse = is_sparse(X)
-            if sparse and comm is not None:
-                raise ValueError("sparse X is not supported with comm= (data-parallel MPI); "
-                                 "pass a dense X")
-            xp, dev, dt = resolve_backend_of(self, X)
-            if sparse:
-                A = sparse_operand(X, xp=xp, dtype=dt, nonnegative=False, est=self)
-            else:
-                A = to_backend(X, xp=xp, device=dev, dtype=dt).T
+        comm, partition, sparse, xp, dev, dt, A, _ = begin_factorization_fit(
+            self, X, comm, nonnegative=False)
         n_features, n_samples = A.shape
-        widths = [n_features] if comm is None else comm.allgather(n_features)
-        with collective_errors(comm):
-            if len(set(widths)) > 1:
-                raise ValueError(f"X has a different number of features on each rank: "
-                                 f"{widths} (rank order)")
-        partition = None if comm is None else comm.partition(n_samples)
         r = self.n_components
         lam_u, lam_v = float(self.alpha_u), float(self.alpha_v)
         rng = check_random_state(self.random_state)
