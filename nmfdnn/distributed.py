@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import array_api_compat
 import numpy as np
 
+from nmfdnn._array_api import sync
 from nmfdnn._host import to_numpy
 from nmfdnn._validation import NumericalError
 
@@ -482,8 +483,6 @@ def _host_buffer(x):
 
 def _sync_device(x):
     try:
-        from nmfdnn._array_api import sync
-
         sync(x)
     except Exception:  # pragma: no cover - best effort before handing a buffer to MPI
         pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import os
 from pathlib import Path
 
@@ -55,8 +56,6 @@ def read_idx(path):
 
 def _cache_dir():
     """pooch's cache directory for nmfdnn, if pooch is installed (no download)."""
-    import importlib.util
-
     if importlib.util.find_spec("pooch") is None:
         return None
     import pooch
