@@ -1,9 +1,9 @@
 """nmfdnn's backpropagation baseline against PyTorch's own training of the same network —
 opt-in, not in CI.
 
-    python benchmarks/bp_vs_torch.py --data ../shared/data                     # 10 epochs
-    python benchmarks/bp_vs_torch.py --data ../shared/data --backend torch     # nmfdnn on torch
-    python benchmarks/bp_vs_torch.py --data ../shared/data --subset 2000 --epochs 1 \\
+    python benchmarks/bp_vs_torch.py --data "$NMFDNN_DATA"                     # 10 epochs
+    python benchmarks/bp_vs_torch.py --data "$NMFDNN_DATA" --backend torch     # nmfdnn on torch
+    python benchmarks/bp_vs_torch.py --data "$NMFDNN_DATA" --subset 2000 --epochs 1 \\
         --noise-seeds 0                                                        # smoke run
 
 Both sides train [784 → 1000 → 500 → 10] (ReLU, linear output) on MNIST with

@@ -1,7 +1,7 @@
 """Where the time goes in one epoch of the bias-reg trainer (Algorithm 3) — opt-in, not in CI.
 
-    python benchmarks/profile_epoch.py --data ../shared/data --backend numpy --dtype float32
-    python benchmarks/profile_epoch.py --data ../shared/data --backend torch --dtype float32 \\
+    python benchmarks/profile_epoch.py --data "$NMFDNN_DATA" --backend numpy --dtype float32
+    python benchmarks/profile_epoch.py --data "$NMFDNN_DATA" --backend torch --dtype float32 \\
         --cprofile 25 --out benchmarks/results/profile_torch_f32.json
 
 The epoch of ``run_epochs`` + ``bias_reg_minibatch_step`` (``inner_iter=1``) is re-run here

@@ -12,7 +12,7 @@ Two layouts:
   (never across images), as the paper pools along the paragraphs of a document.  An image's
   label is read from the sum of ``B S⁽ᴸ⁾`` over its strips.
 
-    python benchmarks/reproduce_deep_nmf.py --data /work/shared/data/mnist --n 3000
+    python benchmarks/reproduce_deep_nmf.py --data "$NMFDNN_DATA/mnist" --n 3000
 
 Opt-in (not run by the test suite).
 """
@@ -20,6 +20,7 @@ Opt-in (not run by the test suite).
 from __future__ import annotations
 
 import argparse
+import os
 import gzip
 import json
 import time
@@ -76,7 +77,8 @@ def run(method, X, y_obs, *, ranks, lam, iters, init_iter, seed, pool, strips, d
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="/work/shared/data/mnist")
+    ap.add_argument("--data", default=os.path.join(os.environ.get("NMFDNN_DATA", "."), "mnist"),
+                    help="directory with the MNIST IDX files (default: $NMFDNN_DATA/mnist)")
     ap.add_argument("--n", type=int, default=3000)
     ap.add_argument("--hidden", type=float, default=0.9, help="fraction of labels hidden")
     ap.add_argument("--seeds", type=int, default=3)

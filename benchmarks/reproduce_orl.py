@@ -3,7 +3,7 @@
 NMI×100 of k-means (40 clusters) on the latents of NMF and of WeaklyNMF (L1, η = 0.1,
 λ = 0.1, AdamW lr 1e-3), for ranks k = 20, 30, 40, 50, averaged over seeds.
 
-    python benchmarks/reproduce_orl.py --path /work/shared/data/orl-faces \\
+    python benchmarks/reproduce_orl.py --path "$NMFDNN_DATA/orl-faces" \\
         --downscale 2 --seeds 5 --out benchmarks/results/orl.json
 
 Opt-in (not run by the test suite).  Results are written after every run, so a partial run

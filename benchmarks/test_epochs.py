@@ -22,7 +22,7 @@ gathers and Python overhead all count against it).  ``sklearn MLP`` is timed aga
 GEMM and ``torch BP`` against PyTorch's.  Note that scikit-learn trains with softmax
 cross-entropy (the others: ½‖y − ŷ‖²); the products are the same.
 
-    NMFDNN_DATA=../shared/data NMFDNN_BENCH_BACKENDS=numpy,torch \\
+    NMFDNN_DATA=DIR NMFDNN_BENCH_BACKENDS=numpy,torch \\
       python -m pytest benchmarks/test_epochs.py --benchmark-only \\
       --benchmark-json benchmarks/results/epochs.json
 """
