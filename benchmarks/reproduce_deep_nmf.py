@@ -20,9 +20,9 @@ Opt-in (not run by the test suite).
 from __future__ import annotations
 
 import argparse
-import os
 import gzip
 import json
+import os
 import time
 from pathlib import Path
 
