@@ -6,14 +6,9 @@ from __future__ import annotations
 
 from array_api_compat import device as _device
 
-from nmfdnn._linalg import solve_gram_right
-from nmfdnn._ops import affine, cross_tilde, gram_tilde, relu
-from nmfdnn.factorizations import (
-    nmf_step,
-    nonlinear_u_step,
-    reduced_first_layer_step,
-    semi_nmf_step,
-)
+from nmfdnn._linalg import ridge_solve_right, solve_gram_right
+from nmfdnn._ops import affine, cross_tilde, gram_tilde, neg, pos, relu
+from nmfdnn.factorizations import nmf_step, reduced_first_layer_step
 from nmfdnn.training._layers import random_weights, reduce_first_layer
 
 __all__ = ["autoencoder_init", "output_layer_lstsq"]
@@ -39,16 +34,57 @@ def output_layer_lstsq(Y, Z, *, bias, lam_w, xp):
 
 
 def _decoder_start(A, Z, *, xp):
-    """Non-negative initial decoder: ``max(A Zᵀ (Z Zᵀ)⁺, 0)`` plus a small floor.
+    """Non-negative initial decoder: ``max(A Zᵀ (Z Zᵀ + δI)⁻¹, 0)`` plus a small floor.
 
-    The floor keeps every entry positive, so multiplicative updates can still move it.
+    δ as in :func:`_decoder_solve`.  The floor keeps every entry positive, so multiplicative
+    updates can still move it.
     """
-    D = relu(solve_gram_right(Z @ Z.T, A @ Z.T, 0.0, xp=xp), xp=xp)
+    D = relu(_decoder_solve(A, Z, xp=xp), xp=xp)
     return D + 1e-3 * (xp.max(D) + xp.finfo(D.dtype).eps)
 
 
+def _ridge_delta(G, *, xp):
+    """Ridge ``δ = n·eps·tr(G)`` of a decoder solve: the counterpart of the pseudo-inverse's
+    cut-off ``rcond² λ_max`` with ``rcond² = n·eps`` (``tr G ≥ λ_max``), so that
+    ``cond(G + δI) ≤ 1 + 1/(n·eps)``.  A 0-d array on the device of ``G``.
+    """
+    n = G.shape[0]
+    return (n * float(xp.finfo(G.dtype).eps)) * xp.sum(xp.linalg.diagonal(G))
+
+
+def _decoder_solve(A, Z, *, xp):
+    """Unconstrained decoder ``D = A Zᵀ (Z Zᵀ + δI)⁻¹`` (δ of :func:`_ridge_delta`)."""
+    G = Z @ Z.T
+    delta = _ridge_delta(G, xp=xp)
+    return ridge_solve_right(G, A @ Z.T, delta * xp.ones_like(G[0, :]), xp=xp)
+
+
+def _semi_nmf_code_steps(A, Z, n_steps, *, xp):
+    """``n_steps`` semi-NMF iterations (§1.1) on ``A ≈ D Z`` with a short ``A`` (r × s).
+
+    Each step solves the decoder ``D = A Zᵀ (Z Zᵀ + δI)⁻¹`` (a ridge solve of size n, not an
+    eigendecomposition), then updates ``Z ≥ 0`` multiplicatively:
+
+    .. math::
+
+        Z ← Z ⊙ \\left[\\frac{(DᵀA)^+ + (DᵀD)^- Z}{(DᵀA)^- + (DᵀD)^+ Z + ε}\\right]^{1/2},
+        \\qquad (DᵀD)^- Z = (DᵀD)^+ Z − Dᵀ(D Z)
+
+    ``DᵀD`` has rank ≤ r, so ``(DᵀD)^- Z`` costs two thin products instead of a third
+    n × n × s one.  Returns the updated ``Z``.
+    """
+    eps = float(xp.finfo(Z.dtype).eps)
+    for _ in range(n_steps):
+        D = _decoder_solve(A, Z, xp=xp)
+        DtA = D.T @ A
+        PZ = pos(D.T @ D, xp=xp) @ Z
+        NZ = relu(PZ - D.T @ (D @ Z), xp=xp)
+        Z = Z * xp.sqrt((pos(DtA, xp=xp) + NZ) / (neg(DtA, xp=xp) + PZ + eps))
+    return Z
+
+
 def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_ae=5,
-                     nmf_iter=10, inner_iter=1, rng, xp):
+                     nmf_iter=3, inner_iter=1, rng, xp):
     """Initial weights from the NMF stacked autoencoder (ALGORITHMS.md §3).
 
     On ``s_ae`` random samples, for ``i = 1 … d−1`` with ``Z_0 = X``:
@@ -84,8 +120,11 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
         ``s_ae``, the number of random samples (all if fewer).
     iter_ae : int, default=5
         Autoencoder iterations per layer (5 for MNIST, 20 for CIFAR-10 in the papers).
-    nmf_iter : int, default=10
-        Lee–Seung steps per autoencoder iteration.
+    nmf_iter : int, default=3
+        NMF steps (semi-NMF on a low-rank input with negative entries, Lee–Seung otherwise)
+        per autoencoder iteration.  On MNIST [1000, 500] (seed 0) 3 steps give the same
+        initial test error as 10 (7.45 against 7.54 %, 4.5 against 12.7 s), 1 step a worse
+        one (8.91 %).
     inner_iter : int, default=1
         U-steps per autoencoder iteration.
     rng : numpy.random.Generator
@@ -106,10 +145,15 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
     W = random_weights(sizes, bias=bias, rng=rng, xp=xp, device=dev, dtype=dtype)
     low = inputs.with_columns(Vs)
     X_sub = inputs.QS @ Vs
-    nonneg_input = bool(xp.min(X_sub) >= 0)  # one host decision per run
+    # one host decision per run: a low-rank input with negative entries (the usual case) is
+    # decoded by semi-NMF in its r coordinates, ‖X_sub − Q D′ Z‖ = ‖diag(σ) Vs − D′ Z‖
+    reduced = not bool(xp.min(X_sub) >= 0)
+    A1 = inputs.sigma[:, None] * Vs if reduced else X_sub
     Zprev = X_sub
     for j in range(len(sizes) - 2):  # paper layer i = j + 1
         Wi = W[j]
+        if j > 0:  # the encoder's input is fixed within a layer: its Gram matrix once
+            G_prev = gram_tilde(Zprev, bias=bias, xp=xp)
 
         def encode(Wi, j=j, Zprev=Zprev):
             if j == 0:
@@ -118,19 +162,22 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
             return relu(affine(Wi, Zprev, bias=bias, xp=xp), xp=xp)
 
         Zi = encode(Wi)
-        D = _decoder_start(Zprev, Zi, xp=xp)
+        if not (j == 0 and reduced):
+            D = _decoder_start(Zprev, Zi, xp=xp)
         for _ in range(iter_ae):
-            Zhat = Zi
-            for _ in range(nmf_iter):
-                if j == 0 and not nonneg_input:
-                    D, Zhat = semi_nmf_step(Zprev, D, Zhat, xp=xp)
-                else:
+            if j == 0 and reduced:
+                Zhat = _semi_nmf_code_steps(A1, Zi, nmf_iter, xp=xp)
+            else:
+                Zhat = Zi
+                for _ in range(nmf_iter):  # Lee–Seung: a non-negative input to decode
                     D, Zhat = nmf_step(Zprev, D, Zhat, xp=xp)
             for _ in range(inner_iter):
                 if j == 0:
                     Wi = reduced_first_layer_step(Zhat, Wi, low, lam_w=lam_w, bias=bias, xp=xp)
-                else:
-                    Wi = nonlinear_u_step(Zhat, Wi, Zprev, lam_u=lam_w, bias=bias, xp=xp)
+                else:  # the U-step of Alg. 2 (nonlinear_u_step) with the cached Gram matrix
+                    T = Zhat - neg(affine(Wi, Zprev, bias=bias, xp=xp), xp=xp)
+                    Wi = solve_gram_right(G_prev, cross_tilde(T, Zprev, bias=bias, xp=xp),
+                                          lam_w, xp=xp)
             Zi = encode(Wi)
         W[j] = Wi
         Zprev = Zi
