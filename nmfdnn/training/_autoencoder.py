@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from array_api_compat import device as _device
 
-from nmfdnn._linalg import ridge_solve_right, solve_gram_right
+from nmfdnn._linalg import gram_pinv, ridge_solve_right, solve_gram_right
 from nmfdnn._ops import affine, cross_tilde, gram_tilde, neg, pos, relu
 from nmfdnn.factorizations import nmf_step, reduced_first_layer_step
 from nmfdnn.training._layers import random_weights, reduce_first_layer
@@ -164,6 +164,8 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
         Wi = W[j]
         if j > 0:  # the encoder's input is fixed within a layer: its Gram matrix once
             G_prev = gram_tilde(Zprev, bias=bias, xp=xp)
+            if not lam_w:  # and its pseudo-inverse once (the original scheme: λ_W = 0)
+                G_prev_pinv = gram_pinv(G_prev, xp=xp)
 
         def encode(Wi, j=j, Zprev=Zprev):
             if j == 0:
@@ -186,8 +188,9 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
                     Wi = reduced_first_layer_step(Zhat, Wi, low, lam_w=lam_w, bias=bias, xp=xp)
                 else:  # the U-step of Alg. 2 (nonlinear_u_step) with the cached Gram matrix
                     T = Zhat - neg(affine(Wi, Zprev, bias=bias, xp=xp), xp=xp)
-                    Wi = solve_gram_right(G_prev, cross_tilde(T, Zprev, bias=bias, xp=xp),
-                                          lam_w, xp=xp)
+                    B = cross_tilde(T, Zprev, bias=bias, xp=xp)
+                    Wi = (B @ G_prev_pinv if not lam_w
+                          else solve_gram_right(G_prev, B, lam_w, xp=xp))
             Zi = encode(Wi)
         W[j] = Wi
         Zprev = Zi
