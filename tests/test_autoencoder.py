@@ -43,3 +43,41 @@ def test_reduced_semi_nmf_steps_match_the_full_coordinates(xp, device, dtype, n_
     assert got.shape == (n, s) and (got >= 0).all()
     tol = 1e-9 if dtype == "float64" else 2e-3
     np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("method", ["bias-reg", "original"])
+@pytest.mark.parametrize("batch_size, many", [(20, True), (25, True), (27, False), (80, False)])
+def test_auto_settings_follow_the_number_of_mini_batches(monkeypatch, method, batch_size, many):
+    """init/omega/average="auto": the autoencoder, ω = 1.8 and β = 0.9 for bias-reg from 4
+    mini-batches per epoch (80 samples: batch ≤ 26 gives ≥ 4), else random, 1 and 0; explicit
+    values are passed through unchanged."""
+    import nmfdnn.estimators._nmf_network as mod
+    from nmfdnn.datasets import make_disk
+    from nmfdnn.estimators import NMFNetworkClassifier
+    from nmfdnn.training import TrainingHistory
+
+    seen = {}
+
+    def fake_train(X, Y, W, **kw):
+        seen.update(kw)
+        return W, TrainingHistory()
+
+    real_ae = mod.autoencoder_init
+
+    def fake_ae(*args, **kw):
+        seen["autoencoder"] = True
+        return real_ae(*args, **kw)
+
+    monkeypatch.setattr(mod, "train_bias_reg" if method == "bias-reg" else "train_original",
+                        fake_train)
+    monkeypatch.setattr(mod, "autoencoder_init", fake_ae)
+    X, y, _, _ = make_disk(n_train=80, random_state=0)
+    NMFNetworkClassifier((7,), method=method, batch_size=batch_size, max_epochs=1,
+                         random_state=0).fit(X, y)
+    on = many and method == "bias-reg"
+    assert seen.get("autoencoder", False) is on
+    assert (seen["omega"], seen["average"]) == ((1.8, 0.9) if on else (1.0, 0.0))
+    seen.clear()
+    NMFNetworkClassifier((7,), method=method, batch_size=batch_size, max_epochs=1, init="random",
+                         omega=1.25, average=0.5, random_state=0).fit(X, y)
+    assert "autoencoder" not in seen and (seen["omega"], seen["average"]) == (1.25, 0.5)
