@@ -31,6 +31,10 @@ from nmfdnn.training import (
 
 __all__ = ["NMFNetworkClassifier", "NMFNetworkRegressor"]
 
+#: Mini-batches per epoch from which ``init``, ``omega`` and ``average`` = "auto" select the
+#: autoencoder initialization, ω = 1.8 and β = 0.9 (MNIST has 12; the toys and digits 1–2).
+AUTO_MIN_BATCHES = 4
+
 #: The parameters of the trainers without backpropagation, in signature order (docstrings).
 _NMF_PARAMETERS = """\
     hidden_layer_sizes : sequence of int, default=(100,)
@@ -49,18 +53,25 @@ _NMF_PARAMETERS = """\
         τ of the low-rank input (§1.5): singular values ``σ_i ≥ τ σ_1`` are kept.
     bias : bool, default=True
         Bias vectors in ``method="bias-reg"`` (``False`` reproduces the "no bias" case of §8).
-    init : {"random", "autoencoder"}, default="random"
+    init : {"auto", "random", "autoencoder"}, default="auto"
         Random weights and biases (``N(0, 2/n_{i−1})``) or the NMF stacked autoencoder (§3).
+        "auto": the autoencoder for ``method="bias-reg"`` when an epoch has at least 4
+        mini-batches (MNIST: 12), random weights otherwise.
     ae_samples, ae_iter : int, default=(5000, 5)
         Samples and iterations of the autoencoder.
-    average : float in [0, 1), default=0.0
+    average : float in [0, 1) or "auto", default="auto"
         β of an exponential moving average of the weights across mini-batches; the averaged
         weights are the fitted ones (0: off).  β = 0.9 is a horizon of about one epoch of
-        MNIST (12 mini-batches); see docs/mnist.md.
-    omega : float in (0, 2), default=1.0
+        MNIST (12 mini-batches).  "auto": 0.9 for ``method="bias-reg"`` when an epoch has
+        at least 4 mini-batches, 0 otherwise (with one or two mini-batches per epoch, as on
+        the toys and digits, the average would lag the training by several epochs).
+        See docs/mnist.md.
+    omega : float in (0, 2) or "auto", default="auto"
         Step of the hidden layers' weight updates after every mini-batch,
         ``W̃_i ← W̃_i + ω (W̃_i^{new} − W̃_i)`` (the ω of ALGORITHMS.md §1.2); values in (1, 2)
-        over-relax.  docs/mnist.md measures ω = 1.8.
+        over-relax.  "auto": 1.8 for ``method="bias-reg"`` when an epoch has at least 4
+        mini-batches, 1 otherwise.  docs/mnist.md measures the three "auto" choices
+        together on MNIST and Fashion-MNIST.
     refit_output : bool, default=True
         After every epoch, refit the output layer by ridge least squares on the network's
         features of all training samples (:func:`nmfdnn.training.refit_output_layer`): the
@@ -87,11 +98,11 @@ class _BaseNMFNetwork(BaseNetwork):
         "alpha_Z": [Interval(numbers.Real, 0, None, closed="left")],
         "rank_tol": [Interval(numbers.Real, 0, 1, closed="left")],
         "bias": ["boolean"],
-        "init": [StrOptions({"random", "autoencoder"})],
+        "init": [StrOptions({"auto", "random", "autoencoder"})],
         "ae_samples": [Interval(numbers.Integral, 1, None, closed="left")],
         "ae_iter": [Interval(numbers.Integral, 0, None, closed="left")],
-        "average": [Interval(numbers.Real, 0, 1, closed="left")],
-        "omega": [Interval(numbers.Real, 0, 2, closed="neither")],
+        "average": [Interval(numbers.Real, 0, 1, closed="left"), StrOptions({"auto"})],
+        "omega": [Interval(numbers.Real, 0, 2, closed="neither"), StrOptions({"auto"})],
         "refit_output": ["boolean"],
         "step_decay": [Interval(numbers.Real, 0, None, closed="left")],
     }
@@ -108,11 +119,11 @@ class _BaseNMFNetwork(BaseNetwork):
         alpha_Z=1e-5,
         rank_tol=4e-2,
         bias=True,
-        init="random",
+        init="auto",
         ae_samples=5000,
         ae_iter=5,
-        average=0.0,
-        omega=1.0,
+        average="auto",
+        omega="auto",
         refit_output=True,
         step_decay=0.0,
         early_stopping=False,
@@ -159,6 +170,20 @@ class _BaseNMFNetwork(BaseNetwork):
         self.checkpoint = checkpoint
         self.resume = resume
 
+    def _auto_settings(self, n_samples, batch_size):
+        """``(init, omega, average)`` with the "auto" values resolved.
+
+        With at least :data:`AUTO_MIN_BATCHES` mini-batches per epoch (``method="bias-reg"``):
+        the autoencoder initialization, ω = 1.8 and β = 0.9 (docs/mnist.md); otherwise
+        random weights, ω = 1 and β = 0.
+        """
+        many = (self.method == "bias-reg"
+                and -(-int(n_samples) // int(batch_size)) >= AUTO_MIN_BATCHES)
+        init = self.init if self.init != "auto" else ("autoencoder" if many else "random")
+        omega = float(self.omega) if self.omega != "auto" else (1.8 if many else 1.0)
+        average = float(self.average) if self.average != "auto" else (0.9 if many else 0.0)
+        return init, omega, average
+
     def _train(self, Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype,
                comm=None, partition=None, state=None, on_epoch=None, max_epochs=None):
         """Initial weights and the trainer of ``method``; returns ``(W̃ list, history)``.
@@ -169,9 +194,11 @@ class _BaseNMFNetwork(BaseNetwork):
         lam_w = float(self.alpha_W) if self.method == "bias-reg" else 0.0
         inputs = prepare_inputs(Xc, float(self.rank_tol), check_input=False, reduce=comm, xp=xp)
         self.rank_ = inputs.rank
+        n_total = Xc.shape[1] if partition is None else partition.n_total
+        init, omega, average = self._auto_settings(n_total, batch_size)
         if state is not None:
             W = state.W
-        elif self.init == "autoencoder":
+        elif init == "autoencoder":
             W = autoencoder_init(inputs, Y, sizes, bias=bias, lam_w=lam_w,
                                  n_samples=self.ae_samples, iter_ae=self.ae_iter, rng=rng,
                                  comm=comm, partition=partition, xp=xp)
@@ -183,7 +210,7 @@ class _BaseNMFNetwork(BaseNetwork):
                       max_epochs=self.max_epochs if max_epochs is None else max_epochs,
                       inner_iter=self.inner_iter, tau=float(self.rank_tol), rng=rng,
                       inputs=inputs, score=score, callback=callback,
-                      average=float(self.average), relax=relax, omega=float(self.omega),
+                      average=average, relax=relax, omega=omega,
                       refit_output=bool(self.refit_output), check_input=False, comm=comm,
                       partition=partition, state=state, on_epoch=on_epoch, xp=xp)
         if self.method == "bias-reg":

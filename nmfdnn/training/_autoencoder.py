@@ -6,14 +6,9 @@ from __future__ import annotations
 
 from array_api_compat import device as _device
 
-from nmfdnn._linalg import solve_gram_right
-from nmfdnn._ops import affine, allsum, cross_tilde, gram_tilde, relu
-from nmfdnn.factorizations import (
-    nmf_step,
-    nonlinear_u_step,
-    reduced_first_layer_step,
-    semi_nmf_step,
-)
+from nmfdnn._linalg import gram_pinv, ridge_solve_right, solve_gram_right
+from nmfdnn._ops import affine, allsum, cross_tilde, gram_tilde, neg, pos, relu
+from nmfdnn.factorizations import nmf_step, reduced_first_layer_step
 from nmfdnn.training._layers import random_weights, reduce_first_layer
 
 __all__ = ["autoencoder_init", "output_layer_lstsq"]
@@ -43,19 +38,60 @@ def output_layer_lstsq(Y, Z, *, bias, lam_w, reduce=None, xp):
 
 
 def _decoder_start(A, Z, *, reduce=None, xp):
-    """Non-negative initial decoder: ``max(A Zᵀ (Z Zᵀ)⁺, 0)`` plus a small floor.
+    """Non-negative initial decoder: ``max(A Zᵀ (Z Zᵀ + δI)⁻¹, 0)`` plus a small floor.
 
-    The floor keeps every entry positive, so multiplicative updates can still move it.
+    δ as in :func:`_decoder_solve`.  The floor keeps every entry positive, so multiplicative
+    updates can still move it.
     """
-    G, C = Z @ Z.T, A @ Z.T
-    if reduce is not None:
-        G, C = allsum(reduce, G, C, xp=xp)
-    D = relu(solve_gram_right(G, C, 0.0, xp=xp), xp=xp)
+    D = relu(_decoder_solve(A, Z, reduce=reduce, xp=xp), xp=xp)
     return D + 1e-3 * (xp.max(D) + xp.finfo(D.dtype).eps)
 
 
+def _ridge_delta(G, *, xp):
+    """Ridge ``δ = n·eps·tr(G)`` of a decoder solve: the counterpart of the pseudo-inverse's
+    cut-off ``rcond² λ_max`` with ``rcond² = n·eps`` (``tr G ≥ λ_max``), so that
+    ``cond(G + δI) ≤ 1 + 1/(n·eps)``.  A 0-d array on the device of ``G``.
+    """
+    n = G.shape[0]
+    return (n * float(xp.finfo(G.dtype).eps)) * xp.sum(xp.linalg.diagonal(G))
+
+
+def _decoder_solve(A, Z, *, reduce=None, xp):
+    """Unconstrained decoder ``D = A Zᵀ (Z Zᵀ + δI)⁻¹`` (δ of :func:`_ridge_delta`); with
+    ``reduce`` the two sums over samples are all-reduced (data-parallel runs)."""
+    G, C = Z @ Z.T, A @ Z.T
+    if reduce is not None:
+        G, C = allsum(reduce, G, C, xp=xp)
+    delta = _ridge_delta(G, xp=xp)
+    return ridge_solve_right(G, C, delta * xp.ones_like(G[0, :]), xp=xp)
+
+
+def _semi_nmf_code_steps(A, Z, n_steps, *, reduce=None, xp):
+    """``n_steps`` semi-NMF iterations (§1.1) on ``A ≈ D Z`` with a short ``A`` (r × s).
+
+    Each step solves the decoder ``D = A Zᵀ (Z Zᵀ + δI)⁻¹`` (a ridge solve of size n, not an
+    eigendecomposition), then updates ``Z ≥ 0`` multiplicatively:
+
+    .. math::
+
+        Z ← Z ⊙ \\left[\\frac{(DᵀA)^+ + (DᵀD)^- Z}{(DᵀA)^- + (DᵀD)^+ Z + ε}\\right]^{1/2},
+        \\qquad (DᵀD)^- Z = (DᵀD)^+ Z − Dᵀ(D Z)
+
+    ``DᵀD`` has rank ≤ r, so ``(DᵀD)^- Z`` costs two thin products instead of a third
+    n × n × s one.  Returns the updated ``Z``.
+    """
+    eps = float(xp.finfo(Z.dtype).eps)
+    for _ in range(n_steps):
+        D = _decoder_solve(A, Z, reduce=reduce, xp=xp)
+        DtA = D.T @ A
+        PZ = pos(D.T @ D, xp=xp) @ Z
+        NZ = relu(PZ - D.T @ (D @ Z), xp=xp)
+        Z = Z * xp.sqrt((pos(DtA, xp=xp) + NZ) / (neg(DtA, xp=xp) + PZ + eps))
+    return Z
+
+
 def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_ae=5,
-                     nmf_iter=10, inner_iter=1, rng, comm=None, partition=None, xp):
+                     nmf_iter=3, inner_iter=1, rng, comm=None, partition=None, xp):
     """Initial weights from the NMF stacked autoencoder (ALGORITHMS.md §3).
 
     On ``s_ae`` random samples, for ``i = 1 … d−1`` with ``Z_0 = X``:
@@ -75,6 +111,16 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
     has negative entries, the first decoder is fitted by semi-NMF (§1.1) instead of NMF
     (the decoder may then have any sign; ``Z_1 ≥ 0`` still).
 
+    Cost.  The sampled input is the low-rank ``X_s = Q diag(σ) V_s`` (§1.5), so the first
+    decoder lies in ``span(Q)``: ``W_{dec} = Q D′`` and ``‖X_s − Q D′ Z‖ = ‖diag(σ) V_s − D′ Z‖``.
+    The first layer's semi-NMF therefore runs on the r × s matrix ``diag(σ) V_s`` (r = 91 on
+    MNIST instead of 784 rows), its decoder solves are ridge solves
+    ``D′ = A Zᵀ (Z Zᵀ + δI)⁻¹`` with ``δ = n·eps·tr(Z Zᵀ)`` (no eigendecomposition), and
+    ``(D′ᵀD′)⁻ Z = (D′ᵀD′)⁺ Z − D′ᵀ(D′ Z)`` saves one n × n × s product per step.  The
+    encoder's Gram matrix ``Z̃_{i−1} Z̃_{i−1}ᵀ`` is formed once per layer.  On MNIST
+    [1000, 500] (5000 samples, 5 iterations, 2-core CPU) this takes 4.2 s, about one
+    epoch, where the direct form in the input coordinates took 21 s (docs/mnist.md).
+
     Parameters
     ----------
     inputs : LowRankInput
@@ -91,19 +137,21 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
         ``s_ae``, the number of random samples (all if fewer).
     iter_ae : int, default=5
         Autoencoder iterations per layer (5 for MNIST, 20 for CIFAR-10 in the papers).
-    nmf_iter : int, default=10
-        Lee–Seung steps per autoencoder iteration.
+    nmf_iter : int, default=3
+        NMF steps (semi-NMF on a low-rank input with negative entries, Lee–Seung otherwise)
+        per autoencoder iteration.  On MNIST [1000, 500] (seed 0) 3 steps give the same
+        initial test error as 10 (7.45 against 7.54 %, in 4.2 against 11.7 s), 1 step a
+        worse one (8.91 %).
     inner_iter : int, default=1
         U-steps per autoencoder iteration.
     rng : numpy.random.Generator
     comm : Communicator, optional
-        Data-parallel initialization (:mod:`nmfdnn.distributed`): ``inputs`` (built with the
-        same communicator) and ``Y`` hold this process's samples; the ``s_ae`` samples are
-        drawn over the global sample numbers of ``partition`` (the same subset for any number
-        of processes), each process keeps those it holds, and every sum over them is
-        all-reduced.
+        Data-parallel run (:mod:`nmfdnn.distributed`): ``inputs`` and ``Y`` hold this
+        process's samples, the subset is drawn over the global sample numbers of
+        ``partition`` and every sum over samples is all-reduced; every process gets the
+        weights of one process holding all the samples.
     partition : Partition, optional
-        Required with ``comm``.
+        Which global samples this process holds (required with ``comm``).
     xp : namespace
 
     Returns
@@ -124,14 +172,23 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
     W = random_weights(sizes, bias=bias, rng=rng, xp=xp, device=dev, dtype=dtype)
     low = inputs.with_columns(Vs)
     X_sub = inputs.QS @ Vs
+    # one host decision per run: a low-rank input with negative entries (the usual case) is
+    # decoded by semi-NMF in its r coordinates, ‖X_sub − Q D′ Z‖ = ‖diag(σ) Vs − D′ Z‖
     if comm is None:
-        nonneg_input = bool(xp.min(X_sub) >= 0)  # one host decision per run
+        reduced = not bool(xp.min(X_sub) >= 0)
     else:
         low_val = float(xp.min(X_sub)) if X_sub.shape[1] else float("inf")
-        nonneg_input = comm.allreduce_scalar(low_val, op="min") >= 0
+        reduced = comm.allreduce_scalar(low_val, op="min") < 0
+    A1 = inputs.sigma[:, None] * Vs if reduced else X_sub
     Zprev = X_sub
     for j in range(len(sizes) - 2):  # paper layer i = j + 1
         Wi = W[j]
+        if j > 0:  # the encoder's input is fixed within a layer: its Gram matrix once
+            G_prev = gram_tilde(Zprev, bias=bias, xp=xp)
+            if comm is not None:
+                G_prev = comm(G_prev)
+            if not lam_w:  # and its pseudo-inverse once (the original scheme: λ_W = 0)
+                G_prev_pinv = gram_pinv(G_prev, xp=xp)
 
         def encode(Wi, j=j, Zprev=Zprev):
             if j == 0:
@@ -140,21 +197,26 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
             return relu(affine(Wi, Zprev, bias=bias, xp=xp), xp=xp)
 
         Zi = encode(Wi)
-        D = _decoder_start(Zprev, Zi, reduce=comm, xp=xp)
+        if not (j == 0 and reduced):
+            D = _decoder_start(Zprev, Zi, reduce=comm, xp=xp)
         for _ in range(iter_ae):
-            Zhat = Zi
-            for _ in range(nmf_iter):
-                if j == 0 and not nonneg_input:
-                    D, Zhat = semi_nmf_step(Zprev, D, Zhat, reduce=comm, xp=xp)
-                else:
+            if j == 0 and reduced:
+                Zhat = _semi_nmf_code_steps(A1, Zi, nmf_iter, reduce=comm, xp=xp)
+            else:
+                Zhat = Zi
+                for _ in range(nmf_iter):  # Lee–Seung: a non-negative input to decode
                     D, Zhat = nmf_step(Zprev, D, Zhat, reduce=comm, xp=xp)
             for _ in range(inner_iter):
                 if j == 0:
                     Wi = reduced_first_layer_step(Zhat, Wi, low, lam_w=lam_w, bias=bias,
                                                   reduce=comm, xp=xp)
-                else:
-                    Wi = nonlinear_u_step(Zhat, Wi, Zprev, lam_u=lam_w, bias=bias, reduce=comm,
-                                          xp=xp)
+                else:  # the U-step of Alg. 2 (nonlinear_u_step) with the cached Gram matrix
+                    T = Zhat - neg(affine(Wi, Zprev, bias=bias, xp=xp), xp=xp)
+                    B = cross_tilde(T, Zprev, bias=bias, xp=xp)
+                    if comm is not None:
+                        B = comm(B)
+                    Wi = (B @ G_prev_pinv if not lam_w
+                          else solve_gram_right(G_prev, B, lam_w, xp=xp))
             Zi = encode(Wi)
         W[j] = Wi
         Zprev = Zi

@@ -1,0 +1,60 @@
+"""Time the autoencoder initialization (ALGORITHMS.md §3) alone on MNIST — opt-in, not in CI.
+
+    python benchmarks/time_autoencoder.py --data DIR                      # [1000, 500], seed 0
+    python benchmarks/time_autoencoder.py --data DIR --nmf-iter 10 --seed 3
+
+Builds the low-rank input of all training images (§1.5, τ = 4·10⁻², not timed), then times
+``nmfdnn.training.autoencoder_init`` (5000 samples, 5 iterations, λ_W = 10⁻³, bias) and prints
+its seconds and the test error of the initial network (hidden layers from the autoencoder,
+output layer fitted by least squares, no training), with the load average of the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def main(argv=None):
+    from nmfdnn.datasets import load_mnist
+    from nmfdnn.training import autoencoder_init, prepare_inputs
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=None, help="directory with mnist/ (default: NMFDNN_DATA)")
+    p.add_argument("--kind", default="mnist", choices=["mnist", "fashion"])
+    p.add_argument("--arch", default="1000,500")
+    p.add_argument("--nmf-iter", type=int, default=3)
+    p.add_argument("--ae-iter", type=int, default=5)
+    p.add_argument("--samples", type=int, default=5000)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    X, y, Xt, yt = load_mnist(args.data, kind=args.kind)
+    Xc = np.ascontiguousarray(X.T)
+    Y = np.eye(10, dtype=Xc.dtype)[y].T.copy()
+    inputs = prepare_inputs(Xc, 4e-2, xp=np)
+    sizes = [Xc.shape[0], *(int(h) for h in args.arch.split(",")), 10]
+    load = os.getloadavg()[0]
+    t = time.perf_counter()
+    W = autoencoder_init(inputs, Y, sizes, bias=True, lam_w=1e-3, n_samples=args.samples,
+                         iter_ae=args.ae_iter, nmf_iter=args.nmf_iter,
+                         rng=np.random.default_rng(args.seed), xp=np)
+    seconds = time.perf_counter() - t
+    Z = np.ascontiguousarray(Xt.T)
+    for Wi in W[:-1]:
+        Z = np.maximum(Wi[:, :-1] @ Z + Wi[:, -1:], 0)
+    out = W[-1][:, :-1] @ Z + W[-1][:, -1:]
+    err = 100 * float(np.mean(out.argmax(0) != yt))
+    print(json.dumps(dict(arch=args.arch, kind=args.kind, rank=inputs.rank, seed=args.seed,
+                          nmf_iter=args.nmf_iter, ae_iter=args.ae_iter, samples=args.samples,
+                          init_seconds=round(seconds, 2), init_test_error=round(err, 2),
+                          load_average=[round(load, 2), round(os.getloadavg()[0], 2)])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The autoencoder initialization's decoder steps (§3) against a float64 NumPy reference in the
+full input coordinates, on every backend."""
+
+import numpy as np
+import pytest
+
+from nmfdnn import to_numpy
+from nmfdnn.training._autoencoder import _semi_nmf_code_steps
+
+
+def _ref_semi_nmf(X, Z, n_steps, eps_dtype):
+    """Semi-NMF steps on X ≈ D Z written out (ALGORITHMS.md §1.1) with a ridge decoder solve
+    D = X Zᵀ (Z Zᵀ + δI)⁻¹, δ = n·eps·tr(Z Zᵀ), in the n0 input coordinates."""
+    p = lambda A: (np.abs(A) + A) / 2  # noqa: E731
+    q = lambda A: (np.abs(A) - A) / 2  # noqa: E731
+    for _ in range(n_steps):
+        G = Z @ Z.T
+        n = G.shape[0]
+        delta = n * eps_dtype * np.trace(G)
+        D = np.linalg.solve(G + delta * np.eye(n), Z @ X.T).T
+        DtX, DtD = D.T @ X, D.T @ D
+        Z = Z * np.sqrt((p(DtX) + q(DtD) @ Z) / (q(DtX) + p(DtD) @ Z + eps_dtype))
+    return Z
+
+
+@pytest.mark.parametrize("n_steps", [1, 3])
+def test_reduced_semi_nmf_steps_match_the_full_coordinates(xp, device, dtype, n_steps):
+    """Decoding X = Q diag(σ) V in its r coordinates (``‖X − Q D′ Z‖ = ‖diag(σ) V − D′ Z‖``)
+    gives the same code Z as semi-NMF on X itself (n0 = 30 > r = 4, a wider code n = 12)."""
+    rng = np.random.default_rng(0)
+    n0, r, n, s = 30, 4, 12, 200
+    Q, _ = np.linalg.qr(rng.standard_normal((n0, r)))
+    sigma = np.array([5.0, 3.0, 1.5, 0.7])
+    V = rng.standard_normal((r, s))
+    X = (Q * sigma) @ V  # any sign: the semi-NMF case
+    Z0 = rng.uniform(0.1, 1.0, (n, s))
+    dtype = "float32" if dtype == xp.float32 else "float64"
+    eps = float(np.finfo(dtype).eps)
+    ref = _ref_semi_nmf(X, Z0, n_steps, eps)
+    A1 = xp.asarray((sigma[:, None] * V).astype(dtype), device=device)
+    Z = _semi_nmf_code_steps(A1, xp.asarray(Z0.astype(dtype), device=device), n_steps, xp=xp)
+    got = to_numpy(Z).astype(float)
+    assert got.shape == (n, s) and (got >= 0).all()
+    tol = 1e-9 if dtype == "float64" else 2e-3
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("method", ["bias-reg", "original"])
+@pytest.mark.parametrize("batch_size, many", [(20, True), (25, True), (27, False), (80, False)])
+def test_auto_settings_follow_the_number_of_mini_batches(monkeypatch, method, batch_size, many):
+    """init/omega/average="auto": the autoencoder, ω = 1.8 and β = 0.9 for bias-reg from 4
+    mini-batches per epoch (80 samples: batch ≤ 26 gives ≥ 4), else random, 1 and 0; explicit
+    values are passed through unchanged."""
+    import nmfdnn.estimators._nmf_network as mod
+    from nmfdnn.datasets import make_disk
+    from nmfdnn.estimators import NMFNetworkClassifier
+    from nmfdnn.training import TrainingHistory
+
+    seen = {}
+
+    def fake_train(X, Y, W, **kw):
+        seen.update(kw)
+        return W, TrainingHistory()
+
+    real_ae = mod.autoencoder_init
+
+    def fake_ae(*args, **kw):
+        seen["autoencoder"] = True
+        return real_ae(*args, **kw)
+
+    monkeypatch.setattr(mod, "train_bias_reg" if method == "bias-reg" else "train_original",
+                        fake_train)
+    monkeypatch.setattr(mod, "autoencoder_init", fake_ae)
+    X, y, _, _ = make_disk(n_train=80, random_state=0)
+    NMFNetworkClassifier((7,), method=method, batch_size=batch_size, max_epochs=1,
+                         random_state=0).fit(X, y)
+    on = many and method == "bias-reg"
+    assert seen.get("autoencoder", False) is on
+    assert (seen["omega"], seen["average"]) == ((1.8, 0.9) if on else (1.0, 0.0))
+    seen.clear()
+    NMFNetworkClassifier((7,), method=method, batch_size=batch_size, max_epochs=1, init="random",
+                         omega=1.25, average=0.5, random_state=0).fit(X, y)
+    assert "autoencoder" not in seen and (seen["omega"], seen["average"]) == (1.25, 0.5)
