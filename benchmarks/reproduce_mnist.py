@@ -2,13 +2,13 @@
 
 Usage (from the repository root; data from ``--data`` or ``NMFDNN_DATA``)::
 
-    python benchmarks/reproduce_mnist.py --data ../shared/data                 # the full table
-    python benchmarks/reproduce_mnist.py --data ../shared/data --arch 1000,500 --method bias-reg
-    python benchmarks/reproduce_mnist.py --data ../shared/data --arch 1000,500 \\
+    python benchmarks/reproduce_mnist.py --data "$NMFDNN_DATA"                 # the full table
+    python benchmarks/reproduce_mnist.py --data "$NMFDNN_DATA" --arch 1000,500 --method bias-reg
+    python benchmarks/reproduce_mnist.py --data "$NMFDNN_DATA" --arch 1000,500 \\
         --method original --epochs 3 --subset 20000                             # slower method
-    python benchmarks/reproduce_mnist.py --data ../shared/data --arch 1000,500 \\
+    python benchmarks/reproduce_mnist.py --data "$NMFDNN_DATA" --arch 1000,500 \\
         --method bias-reg --defaults --seed 3 --no-baselines                   # library defaults
-    python benchmarks/reproduce_mnist.py --data ../shared/data --kind fashion --defaults \\
+    python benchmarks/reproduce_mnist.py --data "$NMFDNN_DATA" --kind fashion --defaults \\
         --arch 1000,500 --method bias-reg --no-baselines                       # Fashion-MNIST
 
 ``--defaults`` fits ``NMFNetworkClassifier(hidden, method=…, max_epochs=…)`` with every other

@@ -1,8 +1,8 @@
 """Time to accuracy on MNIST: wall time to reach a test error (2 %), NMF trainer vs
 backpropagation (nmfdnn's and PyTorch's own) on the same machine and dtype — opt-in, not in CI.
 
-    python benchmarks/time_to_accuracy.py --data ../shared/data --backend numpy --dtype float32
-    python benchmarks/time_to_accuracy.py --data ../shared/data --backend torch \\
+    python benchmarks/time_to_accuracy.py --data "$NMFDNN_DATA" --backend numpy --dtype float32
+    python benchmarks/time_to_accuracy.py --data "$NMFDNN_DATA" --backend torch \\
         --nmf-params '{"average": 0.9}' --out benchmarks/results/tta_torch_f32
     python benchmarks/time_to_accuracy.py --from-json benchmarks/results/tta_torch_f32.json
 

@@ -105,6 +105,15 @@ def _float_in(low, high, *, low_open=False, high_open=False):
     return parse
 
 
+def _auto_or(parse):
+    """``"auto"`` or a value accepted by ``parse``."""
+    def parse_auto(text):
+        return "auto" if text.strip().lower() == "auto" else parse(text)
+
+    parse_auto.__name__ = f"'auto' or {parse.__name__}"
+    return parse_auto
+
+
 def _hidden_sizes(text):
     parts = [p.strip() for p in text.split(",")]
     try:
@@ -232,8 +241,9 @@ def build_parser():
     net.add_argument("--method", default="bias-reg", choices=["bias-reg", "original"],
                      help="bias-reg: Algorithm 3 with biases and ridge terms; original: the "
                           "original alternating scheme without them")
-    net.add_argument("--init", default="random", choices=["random", "autoencoder"],
-                     help="initial weights: random, or the NMF stacked autoencoder")
+    net.add_argument("--init", default="auto", choices=["auto", "random", "autoencoder"],
+                     help="initial weights: random, or the NMF stacked autoencoder; auto: the "
+                          "autoencoder with >= 4 mini-batches per epoch (bias-reg), else random")
     net.add_argument("--epochs", type=_positive_int, default=10, help="training epochs")
     net.add_argument("--batch-size", type=_batch_size, default="auto", metavar="N|auto",
                      help="mini-batch size (default: auto = min(5000, n_samples))")
@@ -246,10 +256,14 @@ def build_parser():
     net.add_argument("--rank-tol", type=_float_in(0, 1), default=4e-2,
                      help="τ of the low-rank input (singular values below τ·σ_max dropped; "
                           "0: off)")
-    net.add_argument("--omega", type=_float_in(0, 2, low_open=True, high_open=True), default=1.0,
-                     help="step of the hidden layers' updates, in (0, 2)")
-    net.add_argument("--average", type=_float_in(0, 1, high_open=True), default=0.0,
-                     help="β of the weight average across mini-batches, in [0, 1) (0: off)")
+    net.add_argument("--omega", type=_auto_or(_float_in(0, 2, low_open=True, high_open=True)),
+                     default="auto", metavar="W|auto",
+                     help="step of the hidden layers' updates, in (0, 2); auto: 1.8 with >= 4 "
+                          "mini-batches per epoch (bias-reg), else 1")
+    net.add_argument("--average", type=_auto_or(_float_in(0, 1, high_open=True)),
+                     default="auto", metavar="B|auto",
+                     help="β of the weight average across mini-batches, in [0, 1) (0: off); "
+                          "auto: 0.9 with >= 4 mini-batches per epoch (bias-reg), else 0")
     net.add_argument("--no-refit-output", dest="refit_output", action="store_false",
                      help="keep the last mini-batch's output layer (default: refit it on "
                           "all training samples after every epoch)")
