@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -44,6 +45,7 @@ from nmfdnn._array_api import (
 )
 from nmfdnn._host import check_random_state, random_uniform, to_numpy
 from nmfdnn._io import save_model
+from nmfdnn._linalg import CholeskyJitterWarning, jitter_events
 from nmfdnn.datasets import fetch_mnist, load_digits, load_mnist
 from nmfdnn.distributed import abort_on_error, global_score, shard, world
 from nmfdnn.estimators import BackpropClassifier, NMFNetworkClassifier
@@ -469,10 +471,14 @@ def _train_on(args, comm, checkpoint):
     bar = tqdm(total=args.epochs, unit="epoch", disable=args.no_progress or not lead,
                dynamic_ncols=True)
     t0 = time.perf_counter()
+    jitter_events(reset=True)
     try:  # the test set is scored per epoch for display only
-        clf.fit(X, y, X_val=Xt, y_val=yt, comm=comm)
+        with warnings.catch_warnings():  # reported below in one line
+            warnings.simplefilter("ignore", CholeskyJitterWarning)
+            clf.fit(X, y, X_val=Xt, y_val=yt, comm=comm)
     finally:
         bar.close()
+    jittered = jitter_events(reset=True)
     seconds = time.perf_counter() - t0
     acc = global_score(clf, Xt, yt, comm)
     if not lead:
@@ -482,6 +488,10 @@ def _train_on(args, comm, checkpoint):
           f"(running mean during the last epoch "
           f"{clf.loss_curve_[-1]:.4g}), {clf.n_iter_} epochs, wall time {seconds:.1f} s "
           f"(input rank {clf.rank_}, batch {clf.batch_size_})")
+    if jittered:
+        print(f"note: {jittered} ridge solves were not positive definite in {args.dtype} and got "
+              "a small diagonal jitter (near-singular Gram matrices; --dtype float64 or a larger "
+              "--alpha-W avoids it)")
     if args.save:
         path = save_model(clf, args.save)
         print(f"saved to {path}")
