@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import math
+
 import array_api_compat
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
@@ -35,7 +37,8 @@ from nmfdnn.distributed import as_communicator, collective_errors
 __all__ = ["COMMON_CONSTRAINTS", "resolve_fit_backend", "to_backend", "convert",
            "prepare_masked", "like_input", "fitted_backend", "check_n_features",
            "check_same_namespace", "is_array", "check_ranks", "check_2d", "sparse_operand",
-           "resolve_backend_of", "fitted_backend_of", "begin_factorization_fit"]
+           "resolve_backend_of", "fitted_backend_of", "begin_factorization_fit",
+           "end_factorization_fit"]
 
 #: Constraints (scikit-learn's ``_parameter_constraints`` format) of the parameters every
 #: estimator of the NMF family shares.  ``device`` and ``dtype`` are checked against the chosen
@@ -383,3 +386,31 @@ def begin_factorization_fit(est, X, comm, *, nonnegative, mask=None):
                              "(rank order)")
     partition = None if comm is None else comm.partition(A.shape[1])
     return comm, partition, sparse, xp, dev, dt, A, None if M is None else M.T
+
+
+def end_factorization_fit(est, objective, n_iter, latent, X, *, sparse):
+    """The end of ``fit`` of ``NMF`` and ``SemiNMF``: ``reconstruction_err_`` from the final
+    objective (``√(2·objective)``; the fit's one host synchronization), the verbose line, and
+    the latent returned in the caller's namespace.
+
+    Parameters
+    ----------
+    est : NMF or SemiNMF
+    objective : 0-d array or float
+        ``½‖X − fit‖²`` at the end (a sparse objective may round to a tiny negative).
+    n_iter : int
+    latent : array of shape (n_samples, n_components)
+    X : array-like
+        The input of ``fit`` (decides the namespace of the result).
+    sparse : bool
+        ``X`` was ``scipy.sparse`` (the latent is then returned as NumPy).
+
+    Returns
+    -------
+    array of shape (n_samples, n_components)
+    """
+    est.reconstruction_err_ = math.sqrt(max(2.0 * float(objective), 0.0))
+    if est.verbose:
+        print(f"{type(est).__name__}: {n_iter} iterations, reconstruction error "
+              f"{est.reconstruction_err_:.6g}")
+    return like_input(latent, None if sparse else X)

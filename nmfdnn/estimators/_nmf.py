@@ -23,6 +23,7 @@ from nmfdnn.estimators._base import (
     COMMON_CONSTRAINTS,
     begin_factorization_fit,
     check_n_features,
+    end_factorization_fit,
     fitted_backend_of,
     like_input,
     prepare_masked,
@@ -223,12 +224,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.n_components_ = r
         self.n_features_in_ = n_features
         self.n_iter_ = info.n_iter
-        # one sync; the sparse objective ‖A‖² − 2⟨·⟩ + ⟨·⟩ may round to a tiny negative
-        self.reconstruction_err_ = math.sqrt(max(2.0 * float(info.objective), 0.0))
-        if self.verbose:
-            print(f"NMF: {info.n_iter} iterations, reconstruction error "
-                  f"{self.reconstruction_err_:.6g}")
-        return like_input(Hc.T, None if sparse else X)
+        return end_factorization_fit(self, info.objective, info.n_iter, Hc.T, X, sparse=sparse)
 
     @property
     def _n_features_out(self):

@@ -5,7 +5,6 @@ with a non-negative latent ``V`` and a mixed-sign basis ``U``.
 from __future__ import annotations
 
 import functools
-import math
 import numbers
 
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
@@ -22,6 +21,7 @@ from nmfdnn.estimators._base import (
     COMMON_CONSTRAINTS,
     begin_factorization_fit,
     check_n_features,
+    end_factorization_fit,
     fitted_backend_of,
     like_input,
     sparse_operand,
@@ -193,12 +193,8 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.n_components_ = r
         self.n_features_in_ = n_features
         self.n_iter_ = info.n_iter
-        err = objective(A, U, V, xp=xp)
-        self.reconstruction_err_ = math.sqrt(max(2.0 * float(err), 0.0))
-        if self.verbose:
-            print(f"SemiNMF: {info.n_iter} iterations, reconstruction error "
-                  f"{self.reconstruction_err_:.6g}")
-        return like_input(V.T, None if sparse else X)
+        return end_factorization_fit(self, objective(A, U, V, xp=xp), info.n_iter, V.T, X,
+                                     sparse=sparse)
 
     @property
     def _n_features_out(self):
