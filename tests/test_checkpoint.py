@@ -58,7 +58,10 @@ def _epoch_of(path):
 
 def _run_and_kill(ck, env_var, ready):
     """Start ``nmfdnn train --checkpoint ck`` with a test pause, SIGKILL it once ``ready()``."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), **{env_var: "1.5"})
+    # one BLAS thread, as the in-process runs it is compared with (threadpool_limits above):
+    # LAPACK's factorizations may round differently with another thread count
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               MKL_NUM_THREADS="1", **{env_var: "1.5"})
     proc = subprocess.Popen([sys.executable, "-m", "nmfdnn", *CLI_ARGS, "--checkpoint", str(ck)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
