@@ -38,7 +38,7 @@ __all__ = ["COMMON_CONSTRAINTS", "resolve_fit_backend", "to_backend", "convert",
            "prepare_masked", "like_input", "fitted_backend", "check_n_features",
            "check_same_namespace", "is_array", "check_ranks", "check_2d", "sparse_operand",
            "resolve_backend_of", "fitted_backend_of", "begin_factorization_fit",
-           "end_factorization_fit"]
+           "end_factorization_fit", "transform_operand"]
 
 #: Constraints (scikit-learn's ``_parameter_constraints`` format) of the parameters every
 #: estimator of the NMF family shares.  ``device`` and ``dtype`` are checked against the chosen
@@ -414,3 +414,38 @@ def end_factorization_fit(est, objective, n_iter, latent, X, *, sparse):
         print(f"{type(est).__name__}: {n_iter} iterations, reconstruction error "
               f"{est.reconstruction_err_:.6g}")
     return like_input(latent, None if sparse else X)
+
+
+def transform_operand(est, X, *, nonnegative, mask=None):
+    """The input of ``transform`` of a fitted ``NMF``/``SemiNMF``: ``X`` in the fitted
+    namespace, device and dtype (or a ``scipy.sparse`` operand on NumPy), checked once,
+    with the number of features of ``fit``.
+
+    Parameters
+    ----------
+    est : NMF or SemiNMF
+        Fitted.
+    X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+    nonnegative : bool
+        Require ``X ≥ 0``.
+    mask : array-like, optional
+        Entry (or sample) weights of ``X`` (dense ``X`` only).
+
+    Returns
+    -------
+    xp, device, dtype
+        The fitted namespace, device and dtype.
+    sparse : bool
+    A : array or sparse operand of shape (n_features, n_samples)
+        ``Xᵀ`` (data as columns).
+    mask : array of shape (n_features, n_samples) or None
+        The mask as columns.
+    """
+    xp, dev, dt = fitted_backend_of(est, X)
+    if is_sparse(X):
+        A = sparse_operand(X, xp=xp, dtype=dt, nonnegative=nonnegative, est=est, mask=mask)
+        check_n_features(est, A.T)
+        return xp, dev, dt, True, A, None
+    Xa, M = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=nonnegative)
+    check_n_features(est, Xa)
+    return xp, dev, dt, False, Xa.T, None if M is None else M.T

@@ -28,8 +28,8 @@ from nmfdnn.estimators._base import (
     like_input,
     prepare_masked,
     resolve_backend_of,
-    sparse_operand,
     to_backend,
+    transform_operand,
 )
 from nmfdnn.factorizations._init import INITS, nmf_init
 from nmfdnn.factorizations._nmf import nmf
@@ -318,24 +318,19 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         W : array of shape (n_samples, n_components)
             In the namespace of ``X``.
         """
-        xp, dev, dt = fitted_backend_of(self, X)
-        if is_sparse(X):
-            A = sparse_operand(X, xp=xp, dtype=dt, nonnegative=True, est=self, mask=mask)
-            check_n_features(self, A.T)
+        xp, dev, dt, sparse, A, Mt = transform_operand(self, X, nonnegative=True, mask=mask)
+        if sparse:
             avg = math.sqrt(A.mean() / self.n_components_)
             Hc = xp.full((self.n_components_, A.shape[1]), avg, dtype=dt, device=dev)
             (_, Hc), _ = sparse_nmf(A, self.components_.T, Hc, n_iter=self.max_iter,
                                     tol=self.tol, check_every=self.check_every, update_w=False,
                                     xp=xp)
             return Hc.T
-        Xa, M = prepare_masked(X, mask, xp=xp, device=dev, dtype=dt, nonnegative=True)
-        check_n_features(self, Xa)
-        A = Xa.T
         avg = math.sqrt(float(xp.mean(A)) / self.n_components_)
         Hc = xp.full((self.n_components_, A.shape[1]), avg, dtype=dt, device=dev)
         _, Hc, _ = nmf(A, self.components_.T, Hc, n_iter=self.max_iter, tol=self.tol,
                        check_every=self.check_every, update_w=False,
-                       mask=None if M is None else M.T, check_input=False, xp=xp)
+                       mask=Mt, check_input=False, xp=xp)
         return like_input(Hc.T, X)
 
     def inverse_transform(self, W):

@@ -13,19 +13,17 @@ from sklearn.utils._param_validation import Interval
 from nmfdnn._host import check_random_state, random_uniform
 from nmfdnn._ops import neg, pos
 from nmfdnn._sparse import (
-    is_sparse,
     sparse_semi_nmf,
     sparse_semi_nmf_objective,
 )
 from nmfdnn.estimators._base import (
     COMMON_CONSTRAINTS,
     begin_factorization_fit,
-    check_n_features,
     end_factorization_fit,
     fitted_backend_of,
     like_input,
-    sparse_operand,
     to_backend,
+    transform_operand,
 )
 from nmfdnn.factorizations._loop import iterate
 from nmfdnn.factorizations._semi_nmf import semi_nmf, semi_nmf_objective
@@ -216,15 +214,7 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         V : array of shape (n_samples, n_components)
             Non-negative, in the namespace of ``X``.
         """
-        xp, dev, dt = fitted_backend_of(self, X)
-        sparse = is_sparse(X)
-        if sparse:
-            A = sparse_operand(X, xp=xp, dtype=dt, nonnegative=False, est=self)
-            check_n_features(self, A.T)
-        else:
-            Xa = to_backend(X, xp=xp, device=dev, dtype=dt)
-            check_n_features(self, Xa)
-            A = Xa.T
+        xp, dev, dt, sparse, A, _ = transform_operand(self, X, nonnegative=False)
         r = self.n_components_
         eps = float(xp.finfo(dt).eps)
         V = xp.ones((r, A.shape[1]), dtype=dt, device=dev)
