@@ -436,9 +436,6 @@ def _train(args):
 
 def _train_on(args, comm, checkpoint):
     lead = comm is None or comm.rank == 0  # prints and saves
-    if comm is not None and checkpoint["checkpoint"] is not None:
-        raise _FlagError("argument --checkpoint: not supported under mpiexec yet (train with "
-                         "one process, or without checkpoints)")
     default_hidden = (500,) if args.dataset == "digits" else (1000, 500)
     hidden = args.hidden or default_hidden
 

@@ -11,6 +11,11 @@ empty    rank 1 holds no row: the same.
 width    rank 1's rows have one feature fewer: the same.
 crash    rank 1 raises inside its work while rank 0 waits in an all-reduce: abort_on_error
          must end both.
+ckpt     checkpoints under MPI (a network and the backprop baseline): 3 epochs uninterrupted,
+         and 2 epochs then a resumed fit to 3 from the checkpoint; each rank saves both
+         weights to OUTDIR/ckpt_<rank>.npz.  Rank 1 alone gets another checkpoint path in a
+         run, which must stay unwritten (rank 0 writes).  Resuming with other shards must
+         raise the same ValueError on every rank (OUTDIR/ckpt_err<r>.txt).
 """
 
 from __future__ import annotations
@@ -142,7 +147,45 @@ def main(case, outdir):
                 raise RuntimeError("worker failure on rank 1")
             comm.allreduce(np.ones(3))  # rank 0 would wait here forever
         return 0
+    if case == "ckpt":
+        return _checkpoints(comm, X[lo:hi], y[lo:hi], X, y, outdir)
     raise SystemExit(f"unknown case {case}")
+
+
+def _checkpoints(comm, X, y, X_all, y_all, outdir):
+    from nmfdnn import BackpropClassifier, NMFNetworkClassifier, to_numpy
+
+    r = comm.rank
+    makers = {
+        "nmf": lambda **kw: NMFNetworkClassifier((10,), batch_size=50, omega=1.5, average=0.5,
+                                                 dtype="float64", random_state=0, **kw),
+        "bp": lambda **kw: BackpropClassifier((8,), batch_size=25, learning_rate=1e-2,
+                                              dtype="float64", random_state=0, **kw),
+    }
+    res = {}
+    for name, make in makers.items():
+        own = f"{outdir}/{name}_full.ckpt" if r == 0 else f"{outdir}/{name}_never_rank1.ckpt"
+        full = make(max_epochs=3, checkpoint=own).fit(X, y, comm=comm)
+        path = f"{outdir}/{name}.ckpt"
+        make(max_epochs=2, checkpoint=path).fit(X, y, comm=comm)
+        resumed = make(max_epochs=3, checkpoint=path, resume=True).fit(X, y, comm=comm)
+        for key, est in (("full", full), ("resumed", resumed)):
+            for i, c in enumerate(est.coefs_):
+                res[f"{name}/{key}/coef{i}"] = to_numpy(c)
+            res[f"{name}/{key}/loss"] = np.array(est.loss_curve_)
+    np.savez(f"{outdir}/ckpt_{r}.npz", **res)
+    # the same checkpoint with other shards (rank 0 now holds 9 rows): refused on every rank
+    lo, hi = (0, 9) if r == 0 else (9, X_all.shape[0])
+    try:
+        makers["nmf"](max_epochs=3, checkpoint=f"{outdir}/nmf.ckpt", resume=True).fit(
+            X_all[lo:hi], y_all[lo:hi], comm=comm)
+    except ValueError as exc:
+        message = f"ValueError: {exc}"
+    else:
+        message = "no error"
+    with open(f"{outdir}/ckpt_err{r}.txt", "w") as f:
+        f.write(message)
+    return 0
 
 
 if __name__ == "__main__":

@@ -200,6 +200,29 @@ def test_exception_on_one_rank_aborts_all_ranks(tmp_path):
 
 
 @needs_mpi
+def test_checkpoints_under_mpi_resume_the_uninterrupted_run(tmp_path):
+    """Rank 0 writes the checkpoint; two ranks resuming from it end with the weights of the
+    uninterrupted two-rank run, bit for bit (network and backprop); other shards are refused
+    on every rank."""
+    proc, _ = _run("ckpt", tmp_path, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "nmf_full.ckpt").exists() and (tmp_path / "bp_full.ckpt").exists()
+    assert not list(tmp_path.glob("*never_rank1*"))  # rank 1 wrote nothing
+    runs = [dict(np.load(tmp_path / f"ckpt_{r}.npz")) for r in range(2)]
+    for name in ("nmf", "bp"):
+        keys = [k for k in runs[0] if k.startswith(f"{name}/full/")]
+        assert len(keys) >= 3
+        for k in keys:
+            np.testing.assert_array_equal(runs[0][k.replace("/full/", "/resumed/")],
+                                          runs[0][k], err_msg=k)
+            np.testing.assert_array_equal(runs[1][k], runs[0][k], err_msg=k)
+    errors = [(tmp_path / f"ckpt_err{r}.txt").read_text() for r in range(2)]
+    for text in errors:
+        assert text.startswith("ValueError") and "other training data" in text, errors
+        assert "2 MPI ranks with shards of shape" in text
+
+
+@needs_mpi
 def test_cli_under_mpiexec_prints_and_saves_once(tmp_path):
     from nmfdnn import load_model
 
@@ -208,9 +231,11 @@ def test_cli_under_mpiexec_prints_and_saves_once(tmp_path):
     model = tmp_path / "digits.npz"
     proc = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-m", "nmfdnn", "train",
                            "--epochs", "1", "--hidden", "50", "--no-progress", "--save",
-                           str(model)], capture_output=True, text=True, timeout=120, env=env)
+                           str(model), "--checkpoint", str(tmp_path / "run.ckpt"), "--resume"],
+                          capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("test accuracy") == 1
     assert "2 MPI ranks" in proc.stdout
     clf = load_model(model)
     assert clf.coefs_[0].shape == (64, 50)
+    assert (tmp_path / "run.ckpt").exists()  # written by rank 0

@@ -84,12 +84,14 @@ SHARED_PARAMETERS = """\
         After every epoch, write the full training state (raw and averaged weights,
         optimizer and generator states, records, parameters and a fingerprint of the data)
         to this file, atomically (a temporary file in the same folder, then a rename).
+        Under MPI (``fit(..., comm=...)``) rank 0 writes it; give every rank the same path.
     resume : bool, default=False
         With ``checkpoint``: if the file exists, ``fit`` continues from it up to
         ``max_epochs`` epochs in all, giving the same weights, bit for bit, as the run that was
         never interrupted.  A checkpoint of other parameters or other data is refused
         (ValueError); ``max_epochs`` may be raised to extend a run.  Without the file, ``fit``
-        starts afresh.
+        starts afresh.  Under MPI every rank reads the file (a file system shared by the
+        ranks), and the run resumes only with the same number of ranks holding the same rows.
 """
 
 
@@ -255,7 +257,8 @@ class BaseNetwork(ResumableNetworkMixin, BaseEstimator):
                                      f"{widths} (rank order)")
             partition = comm.partition(m)
             m = partition.n_total
-        resume, max_epochs, fingerprint = self._resume_point(X, Y, xp=xp, device=dev)
+        resume, max_epochs, fingerprint = self._resume_point(X, Y, xp=xp, device=dev,
+                                                             comm=comm)
         rng = check_random_state(self.random_state)
         if resume is not None:  # the same validation split as the run that is continued
             rng.bit_generator.state = copy.deepcopy(resume["rng_start"])
@@ -317,7 +320,8 @@ class BaseNetwork(ResumableNetworkMixin, BaseEstimator):
 
         extra = {} if comm is None else {"comm": comm, "partition": partition}
         on_epoch = self._epoch_hook(fingerprint, rng, rng_start, stop_state,
-                                    loop=None if resume is None else resume["loop"])
+                                    loop=None if resume is None else resume["loop"],
+                                    comm=comm)
         W, history = self._train(Xc, Y, sizes, batch_size=batch_size, rng=rng, score=score,
                                  callback=callback, xp=xp, device=dev, dtype=dtype,
                                  state=None if resume is None else resume["loop"],

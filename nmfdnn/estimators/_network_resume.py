@@ -25,6 +25,7 @@ from nmfdnn._host import (
 )
 from nmfdnn._linalg import jitter_events
 from nmfdnn._records import EpochRecord, TrainingHistory
+from nmfdnn.distributed import collective_errors
 from nmfdnn.estimators._base import (
     check_2d,
     resolve_fit_backend,
@@ -32,6 +33,15 @@ from nmfdnn.estimators._base import (
 )
 
 __all__ = ["ResumableNetworkMixin"]
+
+
+def _describe_data(fp):
+    """Shape and dtype of a data fingerprint, per rank for one written under MPI."""
+    fp = fp or {}
+    if "ranks" in fp:
+        shapes = [r.get("shape") for r in fp["ranks"]]
+        return f"{len(shapes)} MPI ranks with shards of shape {shapes}"
+    return f"shape {fp.get('shape')}, dtype {fp.get('dtype')}"
 
 
 class ResumableNetworkMixin:
@@ -49,20 +59,45 @@ class ResumableNetworkMixin:
         return _checkpoint.data_fingerprint((m, X.shape[1], Y.shape[0]), str(X.dtype),
                                             to_numpy(sample), to_numpy(sums))
 
-    def _resume_point(self, X, Y, *, xp, device):
+    def _resume_point(self, X, Y, *, xp, device, comm=None):
         """Where ``fit`` starts: ``(None, max_epochs, fingerprint)`` for a fresh run, else the
         state to continue (warm start from memory, or a checkpoint file with ``resume=True``),
         the total number of epochs to reach, and the fingerprint of ``(X, Y)`` (None without
-        ``checkpoint``)."""
+        ``checkpoint``).
+
+        With ``comm`` (MPI), the fingerprint is the list of every rank's (one all-gather), so
+        a checkpoint resumes only with the same shards on the same number of ranks; whether
+        the file exists is rank 0's answer, and every rank reads it (a shared file system),
+        each reaching the same decision."""
         st = getattr(self, "_train_state_", None)
         fp = self._fingerprint(X, Y, xp=xp) if self.checkpoint is not None else None
+        if comm is not None and fp is not None:
+            fp = {"ranks": comm.allgather(fp)}
+        if comm is None:
+            return self._resume_from(st, fp, xp=xp, device=device)
+        exists = comm.bcast(self.checkpoint is not None and self.resume
+                            and os.path.exists(self.checkpoint))
+        with collective_errors(comm, (ValueError, TypeError, OSError, KeyError)):
+            if exists and not os.path.exists(self.checkpoint):
+                raise FileNotFoundError(
+                    f"checkpoint {self.checkpoint} exists on rank 0 but not on rank "
+                    f"{comm.rank}: resuming under MPI needs the file on a file system "
+                    "shared by every rank")
+            return self._resume_from(st, fp, xp=xp, device=device, exists=exists)
+
+    def _resume_from(self, st, fp, *, xp, device, exists=None):
+        """:meth:`_resume_point` after the fingerprint: ``exists`` is whether to read the
+        checkpoint file (None: decided here)."""
+        if exists is None:
+            exists = (self.checkpoint is not None and self.resume
+                      and os.path.exists(self.checkpoint))
         if self.warm_start and st is not None:
             loop = copy.copy(st["loop"])
             loop.history = TrainingHistory(records=list(loop.history.records))
             stop = dict(st["stop"])
             return ({"loop": loop, "rng": st["rng"], "rng_start": st["rng_start"],
                      "stop": stop}, loop.epoch + self.max_epochs, fp)
-        if self.checkpoint is None or not self.resume or not os.path.exists(self.checkpoint):
+        if not exists:
             return None, self.max_epochs, fp
         path = os.fspath(self.checkpoint)
         arrays, meta = _checkpoint.read_checkpoint(path)
@@ -78,10 +113,9 @@ class ResumableNetworkMixin:
                              "refusing to resume (use resume=False or another checkpoint)")
         if fp != meta.get("data"):
             raise ValueError(
-                f"checkpoint {path} was written for other training data (shape "
-                f"{meta.get('data', {}).get('shape')}, dtype {meta.get('data', {}).get('dtype')}"
-                f"; this data: shape {fp['shape']}, dtype {fp['dtype']}, or the same shape with "
-                "other values); refusing to resume"
+                f"checkpoint {path} was written for other training data "
+                f"({_describe_data(meta.get('data'))}; this data: {_describe_data(fp)}, or the "
+                "same shape with other values); refusing to resume"
             )
         history = TrainingHistory(records=[EpochRecord(**r) for r in meta["records"]],
                                   stopped_early=bool(meta["stopped_early"]))
@@ -95,10 +129,12 @@ class ResumableNetworkMixin:
         return ({"loop": loop, "rng": meta["rng"], "rng_start": meta["rng_start"],
                  "stop": stop}, max_epochs, fp)
 
-    def _epoch_hook(self, fingerprint, rng, rng_start, stop_state, *, loop=None):
+    def _epoch_hook(self, fingerprint, rng, rng_start, stop_state, *, loop=None, comm=None):
         """``on_epoch`` of the trainers: keep the state to continue from (``warm_start``,
         ``partial_fit``) and write it to ``checkpoint`` when set (with the data
-        ``fingerprint``).  Read-only for training."""
+        ``fingerprint``; under MPI by rank 0 only, the states of all ranks being the same).
+        Read-only for training."""
+        write = self.checkpoint is not None and (comm is None or comm.rank == 0)
 
         def keep(state):
             self._train_state_ = {"loop": state, "rng": copy.deepcopy(rng.bit_generator.state),
@@ -106,7 +142,7 @@ class ResumableNetworkMixin:
 
         def on_epoch(state):
             keep(state)
-            if self.checkpoint is not None:
+            if write:
                 self._write_checkpoint(fingerprint)
 
         if loop is not None:
@@ -114,9 +150,7 @@ class ResumableNetworkMixin:
         return on_epoch
 
     def _write_checkpoint(self, fingerprint):
-        """The state after an epoch to ``checkpoint``, atomically (:mod:`nmfdnn._checkpoint`).
-
-        Under MPI, give ``checkpoint`` on rank 0 only (the states are identical)."""
+        """The state after an epoch to ``checkpoint``, atomically (:mod:`nmfdnn._checkpoint`)."""
         st = self._train_state_
         loop = st["loop"]
         arrays, meta = self._pack_state(loop)
