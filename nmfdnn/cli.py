@@ -65,7 +65,7 @@ _FLAGS = {
     "random_state": "--seed",
 }
 #: Plain words, replaced only where they name the parameter ("omega must ...", "omega=...").
-_WORD_FLAGS = ("omega", "average", "method", "init", "device", "dtype")
+_WORD_FLAGS = ("omega", "average", "method", "init", "device", "dtype", "rcond")
 
 
 # ---- argparse types: each rejects a bad value with a message argparse prefixes by the flag ----
@@ -245,7 +245,7 @@ def build_parser():
                           "original alternating scheme without them")
     net.add_argument("--init", default="auto", choices=["auto", "random", "autoencoder"],
                      help="initial weights: random, or the NMF stacked autoencoder; auto: the "
-                          "autoencoder with >= 4 mini-batches per epoch (bias-reg), else random")
+                          "autoencoder with >= 4 mini-batches per epoch, else random")
     net.add_argument("--epochs", type=_positive_int, default=10, help="training epochs")
     net.add_argument("--batch-size", type=_batch_size, default="auto", metavar="N|auto",
                      help="mini-batch size (default: auto = min(5000, n_samples))")
@@ -261,11 +261,15 @@ def build_parser():
     net.add_argument("--omega", type=_auto_or(_float_in(0, 2, low_open=True, high_open=True)),
                      default="auto", metavar="W|auto",
                      help="step of the hidden layers' updates, in (0, 2); auto: 1.8 with >= 4 "
-                          "mini-batches per epoch (bias-reg), else 1")
+                          "mini-batches per epoch, else 1")
     net.add_argument("--average", type=_auto_or(_float_in(0, 1, high_open=True)),
                      default="auto", metavar="B|auto",
                      help="β of the weight average across mini-batches, in [0, 1) (0: off); "
-                          "auto: 0.9 with >= 4 mini-batches per epoch (bias-reg), else 0")
+                          "auto: 0.9 with >= 4 mini-batches per epoch, else 0")
+    net.add_argument("--rcond", type=_auto_or(_float_in(0, 1, low_open=True, high_open=True)),
+                     default="auto", metavar="R|auto",
+                     help="cut-off of the pseudo-inverses of --method original, in (0, 1); auto: "
+                          "1e-3 in float32, sqrt(n*eps) in float64")
     net.add_argument("--no-refit-output", dest="refit_output", action="store_false",
                      help="keep the last mini-batch's output layer (default: refit it on "
                           "all training samples after every epoch)")
@@ -447,6 +451,7 @@ def _train_on(args, comm, checkpoint):
         hidden, method=args.method, batch_size=args.batch_size, max_epochs=args.epochs,
         inner_iter=args.inner_iter, alpha_W=args.alpha_W, alpha_Z=args.alpha_Z,
         rank_tol=args.rank_tol, init=args.init, omega=args.omega, average=args.average,
+        rcond=args.rcond,
         refit_output=args.refit_output, backend=args.backend, device=args.device,
         dtype=args.dtype, random_state=args.seed, callbacks=[progress], **checkpoint,
     )

@@ -48,7 +48,7 @@ def test_reduced_semi_nmf_steps_match_the_full_coordinates(xp, device, dtype, n_
 @pytest.mark.parametrize("method", ["bias-reg", "original"])
 @pytest.mark.parametrize("batch_size, many", [(20, True), (25, True), (27, False), (80, False)])
 def test_auto_settings_follow_the_number_of_mini_batches(monkeypatch, method, batch_size, many):
-    """init/omega/average="auto": the autoencoder, ω = 1.8 and β = 0.9 for bias-reg from 4
+    """init/omega/average="auto": the autoencoder, ω = 1.8 and β = 0.9 (either method) from 4
     mini-batches per epoch (80 samples: batch ≤ 26 gives ≥ 4), else random, 1 and 0; explicit
     values are passed through unchanged."""
     import nmfdnn.estimators._nmf_network as mod
@@ -74,10 +74,40 @@ def test_auto_settings_follow_the_number_of_mini_batches(monkeypatch, method, ba
     X, y, _, _ = make_disk(n_train=80, random_state=0)
     NMFNetworkClassifier((7,), method=method, batch_size=batch_size, max_epochs=1,
                          random_state=0).fit(X, y)
-    on = many and method == "bias-reg"
+    on = many
     assert seen.get("autoencoder", False) is on
     assert (seen["omega"], seen["average"]) == ((1.8, 0.9) if on else (1.0, 0.0))
     seen.clear()
     NMFNetworkClassifier((7,), method=method, batch_size=batch_size, max_epochs=1, init="random",
                          omega=1.25, average=0.5, random_state=0).fit(X, y)
     assert "autoencoder" not in seen and (seen["omega"], seen["average"]) == (1.25, 0.5)
+
+
+@pytest.mark.parametrize("dtype, rcond, expected", [("float32", "auto", 1e-3),
+                                                     ("float64", "auto", None),
+                                                     ("float32", 0.05, 0.05)])
+def test_original_scheme_receives_the_pseudo_inverse_cut_off(monkeypatch, dtype, rcond,
+                                                            expected):
+    """rcond="auto" is 10⁻³ in float32 (the Gram route's sqrt(n·eps) drops most directions of
+    the hidden outputs, docs/mnist.md) and the trainers' default in float64; a number is passed
+    through; bias-reg ignores it."""
+    import nmfdnn.estimators._nmf_network as mod
+    from nmfdnn.datasets import make_disk
+    from nmfdnn.estimators import NMFNetworkClassifier
+    from nmfdnn.training import TrainingHistory
+
+    seen = {}
+
+    def fake_train(X, Y, W, **kw):
+        seen.update(kw)
+        return W, TrainingHistory()
+
+    monkeypatch.setattr(mod, "train_original", fake_train)
+    monkeypatch.setattr(mod, "train_bias_reg", fake_train)
+    X, y, _, _ = make_disk(n_train=80, random_state=0)
+    NMFNetworkClassifier((7,), method="original", rcond=rcond, dtype=dtype, max_epochs=1,
+                         random_state=0).fit(X, y)
+    assert seen["rcond"] == expected
+    seen.clear()
+    NMFNetworkClassifier((7,), rcond=rcond, dtype=dtype, max_epochs=1, random_state=0).fit(X, y)
+    assert "rcond" not in seen

@@ -55,23 +55,23 @@ _NMF_PARAMETERS = """\
         Bias vectors in ``method="bias-reg"`` (``False`` reproduces the "no bias" case of §8).
     init : {"auto", "random", "autoencoder"}, default="auto"
         Random weights and biases (``N(0, 2/n_{i−1})``) or the NMF stacked autoencoder (§3).
-        "auto": the autoencoder for ``method="bias-reg"`` when an epoch has at least 4
-        mini-batches (MNIST: 12), random weights otherwise.
+        "auto": the autoencoder when an epoch has at least 4 mini-batches (MNIST: 12),
+        random weights otherwise.
     ae_samples, ae_iter : int, default=(5000, 5)
         Samples and iterations of the autoencoder.
     average : float in [0, 1) or "auto", default="auto"
         β of an exponential moving average of the weights across mini-batches; the averaged
         weights are the fitted ones (0: off).  β = 0.9 is a horizon of about one epoch of
-        MNIST (12 mini-batches).  "auto": 0.9 for ``method="bias-reg"`` when an epoch has
-        at least 4 mini-batches, 0 otherwise (with one or two mini-batches per epoch, as on
+        MNIST (12 mini-batches).  "auto": 0.9 when an epoch has at least 4 mini-batches,
+        0 otherwise (with one or two mini-batches per epoch, as on
         the toys and digits, the average would lag the training by several epochs).
         See docs/mnist.md.
     omega : float in (0, 2) or "auto", default="auto"
         Step of the hidden layers' weight updates after every mini-batch,
         ``W̃_i ← W̃_i + ω (W̃_i^{new} − W̃_i)`` (the ω of ALGORITHMS.md §1.2); values in (1, 2)
-        over-relax.  "auto": 1.8 for ``method="bias-reg"`` when an epoch has at least 4
-        mini-batches, 1 otherwise.  docs/mnist.md measures the three "auto" choices
-        together on MNIST and Fashion-MNIST.
+        over-relax.  "auto": 1.8 when an epoch has at least 4 mini-batches, 1 otherwise.
+        docs/mnist.md measures the three "auto" choices together on MNIST and
+        Fashion-MNIST.
     refit_output : bool, default=True
         After every epoch, refit the output layer by ridge least squares on the network's
         features of all training samples (:func:`nmfdnn.training.refit_output_layer`): the
@@ -84,6 +84,15 @@ _NMF_PARAMETERS = """\
     step_decay : float, default=0.0
         Relax each mini-batch update to ``W ← W_old + ω_e (W_new − W_old)`` with
         ``ω_e = 1 / (1 + step_decay·(e − 1))`` in epoch e (0: plain updates).  Experimental.
+    rcond : float in (0, 1) or "auto", default="auto"
+        Relative singular-value cut-off of the pseudo-inverses of ``method="original"``
+        (which has no ridge term; ALGORITHMS.md §1.4): singular values below
+        ``rcond·σ_max`` are dropped, and the directions they span are not updated.
+        "auto": 10⁻³ in float32, ``sqrt(n·eps)`` (≈ 5·10⁻⁷) in float64.  Through the Gram
+        route the float32 default ``sqrt(n·eps)`` (0.011 for n = 1000) drops 90 % of the
+        directions of the first hidden layer's outputs on MNIST, and the scheme stalls at
+        3.3 %; with 10⁻³ it trains as in float64 (docs/mnist.md).  Ignored by
+        ``method="bias-reg"`` (its ridge solves need no cut-off).
 """
 
 
@@ -105,6 +114,7 @@ class _BaseNMFNetwork(BaseNetwork):
         "omega": [Interval(numbers.Real, 0, 2, closed="neither"), StrOptions({"auto"})],
         "refit_output": ["boolean"],
         "step_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "rcond": [Interval(numbers.Real, 0, 1, closed="neither"), StrOptions({"auto"})],
     }
 
     def __init__(
@@ -126,6 +136,7 @@ class _BaseNMFNetwork(BaseNetwork):
         omega="auto",
         refit_output=True,
         step_decay=0.0,
+        rcond="auto",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=5,
@@ -156,6 +167,7 @@ class _BaseNMFNetwork(BaseNetwork):
         self.omega = omega
         self.refit_output = refit_output
         self.step_decay = step_decay
+        self.rcond = rcond
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -173,12 +185,11 @@ class _BaseNMFNetwork(BaseNetwork):
     def _auto_settings(self, n_samples, batch_size):
         """``(init, omega, average)`` with the "auto" values resolved.
 
-        With at least :data:`AUTO_MIN_BATCHES` mini-batches per epoch (``method="bias-reg"``):
-        the autoencoder initialization, ω = 1.8 and β = 0.9 (docs/mnist.md); otherwise
-        random weights, ω = 1 and β = 0.
+        With at least :data:`AUTO_MIN_BATCHES` mini-batches per epoch (either method): the
+        autoencoder initialization, ω = 1.8 and β = 0.9 (docs/mnist.md); otherwise random
+        weights, ω = 1 and β = 0.
         """
-        many = (self.method == "bias-reg"
-                and -(-int(n_samples) // int(batch_size)) >= AUTO_MIN_BATCHES)
+        many = -(-int(n_samples) // int(batch_size)) >= AUTO_MIN_BATCHES
         init = self.init if self.init != "auto" else ("autoencoder" if many else "random")
         omega = float(self.omega) if self.omega != "auto" else (1.8 if many else 1.0)
         average = float(self.average) if self.average != "auto" else (0.9 if many else 0.0)
@@ -216,7 +227,14 @@ class _BaseNMFNetwork(BaseNetwork):
         if self.method == "bias-reg":
             return train_bias_reg(Xc, Y, W, lam_w=lam_w, lam_z=float(self.alpha_Z), bias=bias,
                                   **common)
-        return train_original(Xc, Y, W, **common)
+        return train_original(Xc, Y, W, rcond=self._resolved_rcond(xp, dtype), **common)
+
+    def _resolved_rcond(self, xp, dtype):
+        """The pseudo-inverses' cut-off of ``method="original"``: ``rcond``, or for "auto"
+        10⁻³ in single precision and None (``sqrt(n·eps)``, below 10⁻⁶) in double."""
+        if self.rcond != "auto":
+            return float(self.rcond)
+        return 1e-3 if float(xp.finfo(dtype).eps) > 1e-10 else None
 
     def _pack_state(self, state):
         arrays = {f"W_{i}": to_numpy(Wi) for i, Wi in enumerate(state.W)}
