@@ -203,19 +203,23 @@ def _nan_like(B, *, xp):
 
 
 def _solve_numpy(J, B, xp):
-    sla = importlib.import_module("scipy.linalg")
+    """NumPy's own LAPACK (``cholesky`` to test definiteness, then ``solve``), not SciPy's.
+
+    SciPy's wheels carry a second OpenBLAS runtime; calling it between NumPy's matrix products
+    left two pools of spinning threads competing for the cores, and made a whole NumPy epoch
+    1.6–1.9× slower on 2 cores (docs/benchmarks.md).  ``solve`` (LU) costs ``2n³/3`` beside
+    the ``n³/3`` of the factor, small beside the Gram products of a mini-batch."""
     for level in (None, *_JITTER_LEVELS):
         A = J if level is None else _jitter(J, level, xp=xp)
         try:
-            factor = sla.cho_factor(A, lower=True, overwrite_a=level is not None,
-                                    check_finite=False)
-        except sla.LinAlgError:
+            L = xp.linalg.cholesky(A)
+        except ValueError:  # numpy.linalg.LinAlgError: not positive definite
             continue
-        if not _factor_ok(factor[0], xp=xp):  # OpenBLAS lets a NaN pivot through
+        if not _factor_ok(L, xp=xp):  # OpenBLAS lets a NaN pivot through
             continue
         if level is not None:
             _report_jitter()
-        return sla.cho_solve(factor, B, check_finite=False)
+        return xp.linalg.solve(A, B)
     _report_jitter()
     return _nan_like(B, xp=xp)
 
@@ -305,7 +309,8 @@ def spd_solve(J, B, *, xp):
     triangular solves ``L Y = B``, ``Lᵀ X = Y`` (ALGORITHMS.md §1.4).
 
     One dispatch on the namespace, each backend imported by name only when its namespace is
-    already in use: ``scipy.linalg`` (``cho_factor``/``cho_solve``) for NumPy,
+    already in use: NumPy's own ``linalg.cholesky`` and ``linalg.solve`` for NumPy (not
+    SciPy's, see ``_solve_numpy``),
     ``torch.linalg.cholesky_ex`` + ``torch.cholesky_solve`` for PyTorch,
     ``jax.scipy.linalg`` for JAX, ``cupy.linalg.cholesky`` + ``cupyx.scipy.linalg``'s
     triangular solves for CuPy, and the general ``xp.linalg.solve`` for any other namespace
