@@ -17,6 +17,7 @@ directions, and the jitter keeps a nearly singular ridge system solvable.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import numbers
 import warnings
@@ -202,24 +203,48 @@ def _nan_like(B, *, xp):
     return xp.full(B.shape, xp.nan, dtype=B.dtype, device=_device(B))
 
 
-def _solve_numpy(J, B, xp):
-    """NumPy's own LAPACK (``cholesky`` to test definiteness, then ``solve``), not SciPy's.
+_SCIPY_BLAS = []  # [the threadpoolctl handle of SciPy's own BLAS pool, or None], filled once
 
-    SciPy's wheels carry a second OpenBLAS runtime; calling it between NumPy's matrix products
-    left two pools of spinning threads competing for the cores, and made a whole NumPy epoch
-    1.6–1.9× slower on 2 cores (docs/benchmarks.md).  ``solve`` (LU) costs ``2n³/3`` beside
-    the ``n³/3`` of the factor, small beside the Gram products of a mini-batch."""
-    for level in (None, *_JITTER_LEVELS):
-        A = J if level is None else _jitter(J, level, xp=xp)
+
+def _scipy_blas_one_thread():
+    """A context manager running SciPy's BLAS/LAPACK on the calling thread only.
+
+    SciPy's wheels carry their own OpenBLAS, beside NumPy's: with more than one thread its
+    workers keep spinning after each call and slow NumPy's products (by 1.6–1.9× over a whole
+    epoch on 2 cores, docs/benchmarks.md).  The solves are small; one thread does them at
+    the same speed as NumPy's LAPACK with two.  Without threadpoolctl or a separate SciPy
+    pool: no limit."""
+    if not _SCIPY_BLAS:
+        handle = None
         try:
-            L = xp.linalg.cholesky(A)
-        except ValueError:  # numpy.linalg.LinAlgError: not positive definite
-            continue
-        if not _factor_ok(L, xp=xp):  # OpenBLAS lets a NaN pivot through
-            continue
-        if level is not None:
-            _report_jitter()
-        return xp.linalg.solve(A, B)
+            from threadpoolctl import ThreadpoolController
+
+            controller = ThreadpoolController()
+            paths = [i["filepath"] for i in controller.info()
+                     if i.get("user_api") == "blas" and "scipy.libs" in i["filepath"]]
+            handle = controller.select(filepath=paths) if paths else None
+        except Exception:  # threadpoolctl missing or unable to read the libraries
+            handle = None
+        _SCIPY_BLAS.append(handle)
+    handle = _SCIPY_BLAS[0]
+    return contextlib.nullcontext() if handle is None else handle.limit(limits=1)
+
+
+def _solve_numpy(J, B, xp):
+    sla = importlib.import_module("scipy.linalg")
+    with _scipy_blas_one_thread():
+        for level in (None, *_JITTER_LEVELS):
+            A = J if level is None else _jitter(J, level, xp=xp)
+            try:
+                factor = sla.cho_factor(A, lower=True, overwrite_a=level is not None,
+                                        check_finite=False)
+            except sla.LinAlgError:
+                continue
+            if not _factor_ok(factor[0], xp=xp):  # OpenBLAS lets a NaN pivot through
+                continue
+            if level is not None:
+                _report_jitter()
+            return sla.cho_solve(factor, B, check_finite=False)
     _report_jitter()
     return _nan_like(B, xp=xp)
 
@@ -309,8 +334,8 @@ def spd_solve(J, B, *, xp):
     triangular solves ``L Y = B``, ``Lᵀ X = Y`` (ALGORITHMS.md §1.4).
 
     One dispatch on the namespace, each backend imported by name only when its namespace is
-    already in use: NumPy's own ``linalg.cholesky`` and ``linalg.solve`` for NumPy (not
-    SciPy's, see ``_solve_numpy``),
+    already in use: ``scipy.linalg`` (``cho_factor``/``cho_solve``, on one thread: see
+    ``_scipy_blas_one_thread``) for NumPy,
     ``torch.linalg.cholesky_ex`` + ``torch.cholesky_solve`` for PyTorch,
     ``jax.scipy.linalg`` for JAX, ``cupy.linalg.cholesky`` + ``cupyx.scipy.linalg``'s
     triangular solves for CuPy, and the general ``xp.linalg.solve`` for any other namespace

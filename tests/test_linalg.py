@@ -189,3 +189,24 @@ def test_accelerator_path_selects_the_jittered_factor_without_a_host_read():
     with pytest.warns(CholeskyJitterWarning):
         assert jitter_events() == 1
     assert not _PENDING
+
+
+def test_scipy_blas_runs_on_one_thread_inside_the_numpy_solves():
+    """SciPy's own OpenBLAS (a second BLAS runtime beside NumPy's) is held at one thread
+    during the NumPy solves, so that its spinning workers do not slow NumPy's products; the
+    previous thread count is restored after."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import scipy.linalg  # noqa: F401  (loads SciPy's BLAS)
+
+    from nmfdnn._linalg import _scipy_blas_one_thread
+
+    def scipy_pools():
+        return [i for i in threadpoolctl.threadpool_info()
+                if i.get("user_api") == "blas" and "scipy.libs" in i["filepath"]]
+
+    if not scipy_pools():
+        pytest.skip("SciPy shares NumPy's BLAS here (no separate pool to limit)")
+    before = [p["num_threads"] for p in scipy_pools()]
+    with _scipy_blas_one_thread():
+        assert [p["num_threads"] for p in scipy_pools()] == [1] * len(before)
+    assert [p["num_threads"] for p in scipy_pools()] == before
