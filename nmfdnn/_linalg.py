@@ -18,6 +18,7 @@ directions, and the jitter keeps a nearly singular ridge system solvable.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib
 import numbers
 import warnings
@@ -172,6 +173,11 @@ def _report_jitter(*_):
 _JITTER_LEVELS = (10.0, 1e3, 1e5)
 
 
+#: The precision ``J`` is known to, when it was upcast for the solve (float32 data factorized
+#: in float64): the jitter is sized by it, not by the factorization's dtype.
+_SOURCE_EPS = contextvars.ContextVar("nmfdnn_source_eps", default=None)
+
+
 def _jitter(J, level, *, xp):
     """``J + level · n·eps·diag(|J_ii|)`` (``eps·max|J_ii|`` where ``J_ii = 0``).
 
@@ -182,7 +188,8 @@ def _jitter(J, level, *, xp):
     """
     n = J.shape[0]
     diag = xp.abs(xp.linalg.diagonal(J))
-    eps = xp.finfo(J.dtype).eps
+    source = _SOURCE_EPS.get()
+    eps = xp.finfo(J.dtype).eps if source is None else source
     d = xp.where(diag > 0, (level * n * eps) * diag, eps * xp.max(diag))
     return J + xpx.create_diagonal(d, xp=xp)
 
@@ -347,7 +354,9 @@ def spd_solve(J, B, *, xp):
     errors then accumulate over mini-batches — on Fashion-MNIST the test error rose from epoch
     4 on (14.8 % after 10 epochs, 11.6 % in float64; docs/mnist.md).  The factorization is
     ``n³/3`` for the ``n × n`` system, small beside the Gram products with the mini-batch,
-    which stay in the working dtype.  Namespaces or devices without float64 (JAX without x64,
+    which stay in the working dtype.  Such a system is known to float32's precision only (a
+    Gram matrix of float32 products can be indefinite by its rounding): the jitter below is
+    then sized by float32's ``eps``.  Namespaces or devices without float64 (JAX without x64,
     Apple MPS) factorize in float32.
 
     ``J`` is used as given.  Only where the factorization fails (a non-positive or non-finite
@@ -373,7 +382,13 @@ def spd_solve(J, B, *, xp):
     """
     J64 = _float64_or_none(J, xp=xp)
     if J64 is not None:  # float32: factorize in float64, return float32
-        return xp.astype(spd_solve(J64, xp.astype(B, xp.float64), xp=xp), J.dtype)
+        # J is known to float32's precision only: a jitter, where needed, is float32-sized
+        token = _SOURCE_EPS.set(float(xp.finfo(J.dtype).eps))
+        try:
+            X = spd_solve(J64, xp.astype(B, xp.float64), xp=xp)
+        finally:
+            _SOURCE_EPS.reset(token)
+        return xp.astype(X, J.dtype)
     if array_api_compat.is_numpy_namespace(xp):
         return _solve_numpy(J, B, xp)
     if array_api_compat.is_torch_namespace(xp):
