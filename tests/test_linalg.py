@@ -210,3 +210,23 @@ def test_scipy_blas_runs_on_one_thread_inside_the_numpy_solves():
     with _scipy_blas_one_thread():
         assert [p["num_threads"] for p in scipy_pools()] == [1] * len(before)
     assert [p["num_threads"] for p in scipy_pools()] == before
+
+
+def test_float32_system_indefinite_by_rounding_is_jittered_at_float32_size():
+    """A float32 Gram system is factorized in float64, but it is known to float32's precision
+    only: one that is indefinite by a float32-sized amount (as Gram products of dead ReLU
+    units can be) gets a float32-sized jitter and a finite answer, not NaN."""
+    import warnings
+
+    from nmfdnn._linalg import CholeskyJitterWarning, ridge_solve_right
+
+    rng = np.random.default_rng(0)
+    Q, _ = np.linalg.qr(rng.normal(size=(50, 50)))
+    w = np.linspace(1.0, 10.0, 50)
+    w[0] = -1e-5 * w.max()  # indefinite by far more than float64's, less than float32's jitter
+    G = ((Q * w) @ Q.T).astype(np.float32)
+    B = rng.normal(size=(3, 50)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CholeskyJitterWarning)
+        X = ridge_solve_right(G, B, 1e-12, xp=np)
+    assert X.dtype == np.float32 and np.isfinite(X).all()
