@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import importlib
 import numbers
 import warnings
@@ -210,7 +211,19 @@ def _nan_like(B, *, xp):
     return xp.full(B.shape, xp.nan, dtype=B.dtype, device=_device(B))
 
 
-_SCIPY_BLAS = []  # [the threadpoolctl handle of SciPy's own BLAS pool, or None], filled once
+@functools.cache
+def _scipy_blas_pool():
+    """The threadpoolctl handle of SciPy's own BLAS pool, or None (no threadpoolctl, or SciPy
+    shares NumPy's BLAS); looked up once."""
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        controller = ThreadpoolController()
+        paths = [i["filepath"] for i in controller.info()
+                 if i.get("user_api") == "blas" and "scipy.libs" in i["filepath"]]
+        return controller.select(filepath=paths) if paths else None
+    except Exception:  # threadpoolctl missing or unable to read the libraries
+        return None
 
 
 def _scipy_blas_one_thread():
@@ -221,20 +234,8 @@ def _scipy_blas_one_thread():
     epoch on 2 cores, docs/benchmarks.md).  The solves are small; one thread does them at
     the same speed as NumPy's LAPACK with two.  Without threadpoolctl or a separate SciPy
     pool: no limit."""
-    if not _SCIPY_BLAS:
-        handle = None
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            controller = ThreadpoolController()
-            paths = [i["filepath"] for i in controller.info()
-                     if i.get("user_api") == "blas" and "scipy.libs" in i["filepath"]]
-            handle = controller.select(filepath=paths) if paths else None
-        except Exception:  # threadpoolctl missing or unable to read the libraries
-            handle = None
-        _SCIPY_BLAS.append(handle)
-    handle = _SCIPY_BLAS[0]
-    return contextlib.nullcontext() if handle is None else handle.limit(limits=1)
+    pool = _scipy_blas_pool()
+    return contextlib.nullcontext() if pool is None else pool.limit(limits=1)
 
 
 def _solve_numpy(J, B, xp):

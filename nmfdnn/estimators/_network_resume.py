@@ -71,26 +71,24 @@ class ResumableNetworkMixin:
         each reaching the same decision."""
         st = getattr(self, "_train_state_", None)
         fp = self._fingerprint(X, Y, xp=xp) if self.checkpoint is not None else None
-        if comm is not None and fp is not None:
-            fp = {"ranks": comm.allgather(fp)}
+        exists = (self.checkpoint is not None and self.resume
+                  and os.path.exists(self.checkpoint))
         if comm is None:
-            return self._resume_from(st, fp, xp=xp, device=device)
-        exists = comm.bcast(self.checkpoint is not None and self.resume
-                            and os.path.exists(self.checkpoint))
+            return self._resume_from(st, fp, exists, xp=xp, device=device)
+        if fp is not None:
+            fp = {"ranks": comm.allgather(fp)}
+        exists = comm.bcast(exists)
         with collective_errors(comm, (ValueError, TypeError, OSError, KeyError)):
             if exists and not os.path.exists(self.checkpoint):
                 raise FileNotFoundError(
                     f"checkpoint {self.checkpoint} exists on rank 0 but not on rank "
                     f"{comm.rank}: resuming under MPI needs the file on a file system "
                     "shared by every rank")
-            return self._resume_from(st, fp, xp=xp, device=device, exists=exists)
+            return self._resume_from(st, fp, exists, xp=xp, device=device)
 
-    def _resume_from(self, st, fp, *, xp, device, exists=None):
+    def _resume_from(self, st, fp, exists, *, xp, device):
         """:meth:`_resume_point` after the fingerprint: ``exists`` is whether to read the
-        checkpoint file (None: decided here)."""
-        if exists is None:
-            exists = (self.checkpoint is not None and self.resume
-                      and os.path.exists(self.checkpoint))
+        checkpoint file."""
         if self.warm_start and st is not None:
             loop = copy.copy(st["loop"])
             loop.history = TrainingHistory(records=list(loop.history.records))
