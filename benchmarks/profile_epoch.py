@@ -105,10 +105,12 @@ def instrumented_epoch(W, Y, inputs, *, batch_size, rng, xp, clock):
         W1r = W[0][:, :n0] @ inputs.QS
         W1r = xp.concat([W1r, W[0][:, n0:]], axis=1)
         clock.lap("forward: W1 Q diag(s) (reduce first layer)", W1r, flops=2 * sizes[1] * n0 * r)
-        Z = [relu(affine(W1r, VJ, xp=xp), xp=xp)]
+        P = [affine(W1r, VJ, xp=xp)]  # pre-activations, reused by the U-steps below
+        Z = [relu(P[0], xp=xp)]
         clock.lap("forward: layer 1 on V_J, ReLU", Z[0], flops=2 * sizes[1] * r * s)
         for i in range(2, d):
-            Z.append(relu(affine(W[i - 1], Z[-1], xp=xp), xp=xp))
+            P.append(affine(W[i - 1], Z[-1], xp=xp))
+            Z.append(relu(P[-1], xp=xp))
             clock.lap(f"forward: layer {i}, ReLU", Z[-1], flops=2 * sizes[i] * sizes[i - 1] * s)
         loss = 0.5 * sq_norm(YJ - affine(W[-1], Z[-1], xp=xp), xp=xp)
         clock.lap("forward: output and loss", loss, flops=2 * sizes[d] * sizes[d - 1] * s)
@@ -141,8 +143,8 @@ def instrumented_epoch(W, Y, inputs, *, batch_size, rng, xp, clock):
             L = f"layer {j + 1} (Alg. 2)"
             A, U, V = target, W[j], Z[j - 1]
             k, n = A.shape[0], V.shape[0]
-            T = A - neg(affine(U, V, xp=xp), xp=xp)
-            clock.lap(f"{L} U-step: P = U~V~, T = A - P-", T, flops=2 * k * n * s)
+            T = A + xp.clip(P[j], max=0.0)  # P from the forward pass
+            clock.lap(f"{L} U-step: T = A - P- (P of the forward pass)", T)
             G = gram_tilde(V, bias=True, xp=xp)
             clock.lap(f"{L} U-step: Gram V~V~T", G, flops=2 * n * n * s)
             C = cross_tilde(T, V, bias=True, xp=xp)
@@ -192,8 +194,8 @@ def instrumented_epoch(W, Y, inputs, *, batch_size, rng, xp, clock):
         one = xp.full((1,), LAM_W, dtype=sigma.dtype, device=_device(sigma))
         penalty = xp.concat([diag, one])
         clock.lap(f"{L}: W1 Q diag(s)", Wr, penalty, flops=2 * k * n0 * r)
-        T = target - neg(affine(Wr, VJ, xp=xp), xp=xp)
-        clock.lap(f"{L}: P = W~r V~_J, T = A - P-", T, flops=2 * k * r * s)
+        T = target + xp.clip(P[0], max=0.0)  # P from the forward pass
+        clock.lap(f"{L}: T = A - P- (P of the forward pass)", T)
         G = gram_tilde(VJ, bias=True, xp=xp)
         clock.lap(f"{L}: Gram V~_J V~_JT", G, flops=2 * r * r * s)
         C = cross_tilde(T, VJ, bias=True, xp=xp)

@@ -85,6 +85,30 @@ def test_algorithm2_u_step_is_ridge_fit_of_linearized_target(problem, rng, tol, 
     problem.assert_close(V1, problem.dev(A))  # U-step only: V untouched
 
 
+def test_u_step_linearizes_around_the_given_preactivation(problem, rng, tol):
+    """``P=`` (the trainers' forward pass) replaces ``Ũ Ṽ`` as the linearization point: with
+    the true ``Ũ Ṽ`` the step is unchanged, with another ``P`` it is the ridge fit of
+    ``P + B − f(P)``."""
+    B, _, A = _layer(rng)
+    U0 = rng.standard_normal((5, 8))
+    At = np.vstack([A, np.ones((1, A.shape[1]))])
+    lam = 0.2
+    lhs = np.vstack([At.T, np.sqrt(lam) * np.eye(8)])
+
+    def ref(P):
+        T = P + B - relu(P)
+        return np.linalg.lstsq(lhs, np.vstack([T.T, np.zeros((8, 5))]), rcond=None)[0].T
+
+    P_true = U0 @ At
+    P_other = rng.standard_normal(P_true.shape)
+    for P in (P_true, P_other):
+        U1, _ = nonlinear_semi_nmf_step(problem.dev(B), problem.dev(U0), problem.dev(A),
+                                        lam_u=lam, update_v=False, P=problem.dev(P),
+                                        xp=problem.xp)
+        problem.assert_close(U1, ref(P), **tol)
+    assert not np.allclose(ref(P_true), ref(P_other), rtol=1e-2)  # the two cases differ
+
+
 @pytest.mark.parametrize("shape", [(5, 7), (9, 4)], ids=["wide-U", "tall-U"])
 @pytest.mark.parametrize("lam_v", [0.0, 0.3])
 def test_algorithm2_v_step_is_a_ridge_correction(problem, rng, tol, shape, lam_v):

@@ -161,7 +161,7 @@ def lowrank_approximation(X, *, tau=4e-2, max_rank=None, check_input=True, reduc
 
 
 def reduced_first_layer_step(A, W, lowrank, columns=None, *, lam_w=0.0, rcond=None, bias=None,
-                             reduce=None, xp=None):
+                             reduce=None, P=None, xp=None):
     """The first-layer U-step of Algorithm 2 in the reduced coordinates of §1.5.
 
     With ``X_J = Q diag(σ) V_J``: ``W₁ X_J = W₁ᵣ V_J`` for ``W₁ᵣ = W₁ Q diag(σ)``.  The U-step is
@@ -191,6 +191,9 @@ def reduced_first_layer_step(A, W, lowrank, columns=None, *, lam_w=0.0, rcond=No
     reduce : callable, optional
         All-reduce hook of data-parallel training: ``Ṽ Ṽᵀ`` and the cross product are summed
         over the processes (:func:`nmfdnn.nonlinear_u_step`).
+    P : array of shape (n1, s), optional
+        The pre-activation ``W̃₁ᵣ Ṽ_J`` at the given ``W`` (the trainers' forward pass has it);
+        default: computed here.
     xp : namespace, optional
 
     Returns
@@ -221,7 +224,7 @@ def reduced_first_layer_step(A, W, lowrank, columns=None, *, lam_w=0.0, rcond=No
         penalty = diag
     else:
         penalty = 0.0
-    Wr = nonlinear_u_step(A, Wr, VJ, lam_u=penalty, rcond=rcond, bias=bias, reduce=reduce,
+    Wr = nonlinear_u_step(A, Wr, VJ, lam_u=penalty, rcond=rcond, bias=bias, reduce=reduce, P=P,
                           xp=xp)
     W1 = (Wr[:, :r] / sigma[None, :]) @ Q.T
     return xp.concat([W1, Wr[:, r:]], axis=1) if bias else W1

@@ -20,7 +20,6 @@ from nmfdnn._ops import (
     cross_tilde,
     gram_tilde,
     has_bias,
-    neg,
     relu,
     split_bias,
     sq_norm,
@@ -247,7 +246,8 @@ def nonlinear_semi_nmf_objective(A, U, V, *, lam_u=0.0, lam_v=0.0, xp=None):
     return obj
 
 
-def nonlinear_u_step(A, U, V, *, lam_u=0.0, rcond=None, bias=None, reduce=None, xp=None):
+def nonlinear_u_step(A, U, V, *, lam_u=0.0, rcond=None, bias=None, reduce=None, P=None,
+                     xp=None):
     """The U-step of Algorithm 2: ``Ũ ← (P + A − f(P)) Ṽᵀ (Ṽ Ṽᵀ + Λ)⁻¹`` with ``P = Ũ Ṽ``.
 
     The ReLU is linearized around the current pre-activation ``P``; the linear target
@@ -268,6 +268,10 @@ def nonlinear_u_step(A, U, V, *, lam_u=0.0, rcond=None, bias=None, reduce=None, 
     reduce : callable, optional
         All-reduce hook of data-parallel training (:mod:`nmfdnn.distributed`): the products
         that sum over the columns are summed over the processes.  ``None``: one process.
+    P : array of shape (k, m), optional
+        The pre-activation ``Ũ Ṽ`` at the given ``U``, when the caller has it already (the
+        trainers' forward pass computes it: one GEMM with the m samples saved).  Default:
+        computed here.
     xp : namespace, optional
 
     Returns
@@ -277,7 +281,9 @@ def nonlinear_u_step(A, U, V, *, lam_u=0.0, rcond=None, bias=None, reduce=None, 
     xp = get_namespace(A, U, V, xp=xp)
     if bias is None:
         bias = has_bias(U, V)
-    T = A - neg(affine(U, V, bias=bias, xp=xp), xp=xp)  # P + A − f(P)
+    if P is None:
+        P = affine(U, V, bias=bias, xp=xp)
+    T = A + xp.clip(P, max=0.0)  # P + A − f(P) = A − P⁻
     G, C = gram_tilde(V, bias=bias, xp=xp), cross_tilde(T, V, bias=bias, xp=xp)
     if reduce is not None:
         G, C = allsum(reduce, G, C, xp=xp)
@@ -286,7 +292,7 @@ def nonlinear_u_step(A, U, V, *, lam_u=0.0, rcond=None, bias=None, reduce=None, 
 
 def nonlinear_semi_nmf_step(
     A, U, V, *, lam_u=0.0, lam_v=0.0, update_v=True, rcond=None, bias=None, reduce=None,
-    xp=None
+    P=None, xp=None
 ):
     """One iteration of Algorithm 2 (nonlinear semi-NMF with bias and regularization).
 
@@ -318,6 +324,8 @@ def nonlinear_semi_nmf_step(
         All-reduce hook of data-parallel training (:mod:`nmfdnn.distributed`): the products
         that sum over the columns are summed over the processes.  ``None``: one process.
         (the U-step only: the V-step is per column)
+    P : array of shape (k, m), optional
+        The pre-activation ``Ũ Ṽ`` at the given ``U`` (:func:`nonlinear_u_step`).
     xp : namespace, optional
 
     Returns
@@ -328,7 +336,8 @@ def nonlinear_semi_nmf_step(
     n = V.shape[0]
     if bias is None:
         bias = has_bias(U, V)
-    U = nonlinear_u_step(A, U, V, lam_u=lam_u, rcond=rcond, bias=bias, reduce=reduce, xp=xp)
+    U = nonlinear_u_step(A, U, V, lam_u=lam_u, rcond=rcond, bias=bias, reduce=reduce, P=P,
+                         xp=xp)
     if not update_v:
         return U, V
     Un, _ = split_bias(U, n, bias=bias, xp=xp)

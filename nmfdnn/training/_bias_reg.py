@@ -76,7 +76,8 @@ def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, bi
     if bias is None:
         bias = W[0].shape[1] == inputs.QS.shape[0] + 1
     W1r = reduce_first_layer(W[0], inputs.QS, bias=bias, xp=xp)
-    Z = forward(W, VJ, W1r, bias=bias, xp=xp)  # Z[j] = Z_{j+1}, paper numbering
+    # Z[j] = Z_{j+1} = f(P[j]), paper numbering; P[j] is reused by the first U-step of layer j+1
+    Z, P = forward(W, VJ, W1r, bias=bias, preactivations=True, xp=xp)
     loss = 0.5 * sq_norm(YJ - affine(W[-1], Z[-1], bias=bias, xp=xp), xp=xp)
     new = list(W)
     # (13) output layer: Algorithm 1 on Y_J ≈ W̃_d Z̃_{d−1}
@@ -88,16 +89,16 @@ def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, bi
     # (14) hidden layers i = d−1 … 2 (list index j = i − 1): Algorithm 2 on Ẑ_i ≈ f(W̃_i Z̃_{i−1})
     for j in range(d - 2, 0, -1):
         U, V = W[j], Z[j - 1]
-        for _ in range(inner_iter):
+        for k in range(inner_iter):
             U, V = nonlinear_semi_nmf_step(target, U, V, lam_u=lam_w, lam_v=lam_z, bias=bias,
-                                          reduce=reduce, xp=xp)
+                                          reduce=reduce, P=P[j] if k == 0 else None, xp=xp)
         new[j], target = U, V
     # (15) first layer: U-step of Algorithm 2 in the reduced coordinates (§1.5)
     low = inputs.with_columns(VJ)
     U = W[0]
-    for _ in range(inner_iter):
+    for k in range(inner_iter):
         U = reduced_first_layer_step(target, U, low, lam_w=lam_w, bias=bias, reduce=reduce,
-                                     xp=xp)
+                                     P=P[0] if k == 0 else None, xp=xp)
     new[0] = U
     return new, loss
 

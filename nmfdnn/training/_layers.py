@@ -46,7 +46,7 @@ def reduce_first_layer(W1, QS, *, bias, xp):
     return W1r
 
 
-def forward(W, V0, W1_reduced, *, bias, xp):
+def forward(W, V0, W1_reduced, *, bias, preactivations=False, xp):
     """Hidden outputs of the network on the reduced input ``V0`` (columns of ``V1ᵀ``).
 
     .. math::
@@ -63,17 +63,25 @@ def forward(W, V0, W1_reduced, *, bias, xp):
         ``W̃_{1r}`` from :func:`reduce_first_layer`.
     bias : bool
         Whether the layers carry a bias column.
+    preactivations : bool, default=False
+        Also return the pre-activations ``P_i`` (``Z_i = f(P_i)``), which the U-steps of the
+        same weights linearize around: the trainers pass them on instead of computing them
+        again (one GEMM with the mini-batch per layer).
     xp : namespace
 
     Returns
     -------
-    list of arrays
+    Z : list of arrays
         ``[Z_1, …, Z_{d−1}]`` (each ``n_i × s``, non-negative).
+    P : list of arrays
+        ``[P_1, …, P_{d−1}]``; only with ``preactivations=True``.
     """
-    Z = [relu(affine(W1_reduced, V0, bias=bias, xp=xp), xp=xp)]
+    P = [affine(W1_reduced, V0, bias=bias, xp=xp)]
+    Z = [relu(P[0], xp=xp)]
     for Wi in W[1:-1]:
-        Z.append(relu(affine(Wi, Z[-1], bias=bias, xp=xp), xp=xp))
-    return Z
+        P.append(affine(Wi, Z[-1], bias=bias, xp=xp))
+        Z.append(relu(P[-1], xp=xp))
+    return (Z, P) if preactivations else Z
 
 
 def hidden_features(W, X, *, bias=None, xp):
