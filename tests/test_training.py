@@ -285,8 +285,9 @@ def test_autoencoder_init(problem, rng, bias):
 
 
 def test_weight_average_and_relaxation(problem, rng):
-    """average=β returns the EMA of the per-mini-batch weights; relax(epoch)=ω damps each update
-    (checked against a loop over the plain step)."""
+    """average=β returns the EMA of the per-mini-batch weights with the warm-up
+    β_t = min(β, t/(t + 9)); relax(epoch)=ω damps each update (checked against a loop over
+    the plain step)."""
     _light_on_jax(problem)
     xp = problem.xp
     X, Y, _ = _toy(problem, rng, m=120)
@@ -298,18 +299,20 @@ def test_weight_average_and_relaxation(problem, rng):
         return bias_reg_minibatch_step(W, VJ, YJ, inputs, lam_w=1e-2, lam_z=1e-3, xp=xp)
 
     W_avg, _ = run_epochs(step, W0, Y, inputs, batch_size=40, max_epochs=2,
-                          rng=np.random.default_rng(5), average=0.5, relax=lambda e: 0.5 / e,
+                          rng=np.random.default_rng(5), average=0.3, relax=lambda e: 0.5 / e,
                           xp=xp)
     # reference: the same permutations, relaxation and average, by hand
     perm_rng = np.random.default_rng(5)
-    W, avg = W0, None
+    W, avg, t = W0, None, 0
     for epoch in (1, 2):
         perm = perm_rng.permutation(120)
         for b in range(3):
             J = xp.asarray(perm[40 * b: 40 * (b + 1)], device=problem.device)
             new, _ = step(W, xp.take(inputs.Vt, J, axis=1), xp.take(Y, J, axis=1))
             W = [Wo + (0.5 / epoch) * (Wn - Wo) for Wo, Wn in zip(W, new)]
-            avg = W if avg is None else [0.5 * a + 0.5 * w for a, w in zip(avg, W)]
+            t += 1
+            beta = [None, None, 2 / 11, 3 / 12, 0.3, 0.3, 0.3][t]  # min(0.3, t/(t+9))
+            avg = W if avg is None else [beta * a + (1 - beta) * w for a, w in zip(avg, W)]
     for a, b in zip(W_avg, avg):
         problem.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
@@ -374,6 +377,38 @@ def test_refit_output_layer_is_the_ridge_solution(problem, rng, bias):
     ref = np.linalg.lstsq(A, B, rcond=None)[0].T
     eps = float(xp.finfo(problem.dtype).eps)
     problem.assert_close(W[-1], ref, atol=1e3 * eps)  # a dead unit's coefficient is ~0
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_refit_in_reduced_coordinates_is_exact_in_span_q(problem, rng, bias):
+    """refit_output_layer(inputs=…) evaluates the first layer as (W₁ Q diag(σ)) Vt: for first
+    layers whose rows lie in span(Q) (what the trainers' steps produce) it is the ridge
+    solution on the network's true features of the full X (numpy.linalg.lstsq reference)."""
+    xp = problem.xp
+    n0, m = 12, 90
+    # an input of numerical rank 5 plus a small residual: τ keeps rank 5 < n0
+    Ux = np.linalg.qr(rng.standard_normal((n0, 5)))[0]
+    Vx = np.linalg.qr(rng.standard_normal((m, 5)))[0]
+    X = Ux @ np.diag([5.0, 4.0, 3.0, 2.0, 1.5]) @ Vx.T + 1e-3 * rng.random((n0, m))
+    Y = np.eye(2)[rng.integers(0, 2, m)].T
+    inputs = prepare_inputs(problem.dev(X), 0.05, xp=xp)
+    assert inputs.rank == 5
+    Q = to_numpy(inputs.Q).astype(np.float64)
+    W0 = [rng.standard_normal((b, a + int(bias))) / np.sqrt(a)
+          for a, b in zip([n0, 7, 6], [7, 6, 2])]
+    W0[0][:, :n0] = W0[0][:, :n0] @ Q @ Q.T  # rows in span(Q)
+    lam = 0.3
+    W = refit_output_layer([problem.dev(w) for w in W0], problem.dev(X), problem.dev(Y),
+                           lam_w=lam, batch_size=25, inputs=inputs, xp=xp)
+    Z = X
+    for Wi in W0[:-1]:
+        Z = relu(Wi[:, :-1] @ Z + Wi[:, -1:]) if bias else relu(Wi @ Z)
+    Zt = np.vstack([Z, np.ones((1, m))]) if bias else Z
+    k = Zt.shape[0]
+    ref = np.linalg.lstsq(np.vstack([Zt.T, np.sqrt(lam) * np.eye(k)]),
+                          np.vstack([Y.T, np.zeros((k, 2))]), rcond=None)[0].T
+    rtol = 1e-8 if problem.dtype == xp.float64 else 1e-3
+    problem.assert_close(W[-1], ref, rtol=rtol, atol=rtol * np.abs(ref).max())
 
 
 def test_refit_output_lowers_the_objective(problem, rng):

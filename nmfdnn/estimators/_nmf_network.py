@@ -62,9 +62,11 @@ _NMF_PARAMETERS = """\
     average : float in [0, 1) or "auto", default="auto"
         β of an exponential moving average of the weights across mini-batches; the averaged
         weights are the fitted ones (0: off).  β = 0.9 is a horizon of about one epoch of
-        MNIST (12 mini-batches).  "auto": 0.9 when an epoch has at least 4 mini-batches,
-        0 otherwise (with one or two mini-batches per epoch, as on
-        the toys and digits, the average would lag the training by several epochs).
+        MNIST (12 mini-batches); the first mini-batches are averaged with the warm-up
+        ``β_t = min(β, t/(t + 9))``, so the average does not lag behind in the first epochs
+        (:func:`nmfdnn.training.run_epochs`).  "auto": 0.9 when an epoch has at least
+        4 mini-batches, 0 otherwise (with one or two mini-batches per epoch, as on the toys
+        and digits, the average would lag the training by several epochs).
         See docs/mnist.md.
     omega : float in (0, 2) or "auto", default="auto"
         Step of the hidden layers' weight updates after every mini-batch,

@@ -191,7 +191,8 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
         return bias_reg_minibatch_step(Wk, VJ, YJ, inputs, lam_w=lam_w, lam_z=lam_z,
                                        inner_iter=inner_iter, bias=bias, reduce=comm, xp=xp)
 
-    finish = (output_refit(X, Y, lam_w, batch_size, bias=bias, reduce=comm, xp=xp)
+    finish = (output_refit(X, Y, lam_w, batch_size, bias=bias, inputs=inputs, reduce=comm,
+                           xp=xp)
               if refit_output else None)
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,

@@ -162,7 +162,8 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
         return original_minibatch_step(Wk, VJ, YJ, inputs, inner_iter=inner_iter, rcond=rcond,
                                        reduce=comm, xp=xp)
 
-    finish = (output_refit(X, Y, 0.0, batch_size, bias=False, reduce=comm, xp=xp)
+    finish = (output_refit(X, Y, 0.0, batch_size, bias=False, inputs=inputs, reduce=comm,
+                           xp=xp)
               if refit_output else None)
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,
