@@ -190,13 +190,15 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
             if not lam_w:  # and its pseudo-inverse once (the original scheme: λ_W = 0)
                 G_prev_pinv = gram_pinv(G_prev, xp=xp)
 
-        def encode(Wi, j=j, Zprev=Zprev):
+        def encode(Wi, j=j, Zprev=Zprev):  # the pre-activation P and Z_i = f(P)
             if j == 0:
                 W1r = reduce_first_layer(Wi, inputs.QS, bias=bias, xp=xp)
-                return relu(affine(W1r, Vs, bias=bias, xp=xp), xp=xp)
-            return relu(affine(Wi, Zprev, bias=bias, xp=xp), xp=xp)
+                P = affine(W1r, Vs, bias=bias, xp=xp)
+            else:
+                P = affine(Wi, Zprev, bias=bias, xp=xp)
+            return P, relu(P, xp=xp)
 
-        Zi = encode(Wi)
+        P, Zi = encode(Wi)
         if not (j == 0 and reduced):
             D = _decoder_start(Zprev, Zi, reduce=comm, xp=xp)
         for _ in range(iter_ae):
@@ -206,18 +208,20 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
                 Zhat = Zi
                 for _ in range(nmf_iter):  # Lee–Seung: a non-negative input to decode
                     D, Zhat = nmf_step(Zprev, D, Zhat, reduce=comm, xp=xp)
-            for _ in range(inner_iter):
+            for k in range(inner_iter):  # the first U-step linearizes around encode's P
                 if j == 0:
                     Wi = reduced_first_layer_step(Zhat, Wi, low, lam_w=lam_w, bias=bias,
-                                                  reduce=comm, xp=xp)
+                                                  reduce=comm, P=P if k == 0 else None, xp=xp)
                 else:  # the U-step of Alg. 2 (nonlinear_u_step) with the cached Gram matrix
-                    T = Zhat - neg(affine(Wi, Zprev, bias=bias, xp=xp), xp=xp)
+                    if k > 0:
+                        P = affine(Wi, Zprev, bias=bias, xp=xp)
+                    T = Zhat + xp.clip(P, max=0.0)  # P + Ẑ − f(P)
                     B = cross_tilde(T, Zprev, bias=bias, xp=xp)
                     if comm is not None:
                         B = comm(B)
                     Wi = (B @ G_prev_pinv if not lam_w
                           else solve_gram_right(G_prev, B, lam_w, xp=xp))
-            Zi = encode(Wi)
+            P, Zi = encode(Wi)
         W[j] = Wi
         Zprev = Zi
     W[-1] = output_layer_lstsq(Ys, Zprev, bias=bias, lam_w=lam_w, reduce=comm, xp=xp)
