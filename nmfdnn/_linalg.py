@@ -442,10 +442,24 @@ def ridge_solve_left(G, B, lam, *, xp):
     return spd_solve(_add_diagonal(G, lam, xp=xp), B, xp=xp)
 
 
-def solve_gram_right(G, B, lam=0.0, rcond=None, *, xp):
+def solve_gram_right(G, B, lam=0.0, rcond=None, *, dtype=None, xp):
     """``B (G + Λ)⁻¹`` for a ridge Λ = λI or diag(λ) (see :func:`ridge_solve_right`), ``B G⁺``
     for λ = 0 (see :func:`gram_pinv`).  ``G`` is a symmetric positive semi-definite Gram matrix.
+
+    ``dtype``: the working dtype of the data when ``G`` and ``B`` were formed in a wider one
+    (:func:`nmfdnn._ops.gram_cross_centered`, float64 for float32 data): the system is known to
+    that dtype's precision, which sizes the jitter of a failed factorization and the default
+    cut-off of the pseudo-inverse, and the result is returned in it.
     """
+    if dtype is not None and dtype != G.dtype:
+        if rcond is None and isinstance(lam, numbers.Real) and lam == 0:
+            rcond = default_rcond(G.shape[0], dtype, xp=xp)
+        token = _SOURCE_EPS.set(float(xp.finfo(dtype).eps))
+        try:
+            X = solve_gram_right(G, B, lam, rcond, xp=xp)
+        finally:
+            _SOURCE_EPS.reset(token)
+        return xp.astype(X, dtype)
     if isinstance(lam, numbers.Real) and lam == 0:
         return B @ gram_pinv(G, rcond=rcond, xp=xp)
     return ridge_solve_right(G, B, lam, xp=xp)

@@ -17,8 +17,7 @@ from nmfdnn._linalg import gram_pinv, lstsq_left, pinv_small, solve_gram_right
 from nmfdnn._ops import (
     affine,
     allsum,
-    cross_tilde,
-    gram_tilde,
+    gram_cross_centered,
     has_bias,
     relu,
     split_bias,
@@ -284,10 +283,11 @@ def nonlinear_u_step(A, U, V, *, lam_u=0.0, rcond=None, bias=None, reduce=None, 
     if P is None:
         P = affine(U, V, bias=bias, xp=xp)
     T = A + xp.clip(P, max=0.0)  # P + A − f(P) = A − P⁻
-    G, C = gram_tilde(V, bias=bias, xp=xp), cross_tilde(T, V, bias=bias, xp=xp)
+    # around V's mean, in float64 for float32 data (gram_cross_centered: ReLU features)
+    G, C = gram_cross_centered(V, T, bias=bias, xp=xp)
     if reduce is not None:
         G, C = allsum(reduce, G, C, xp=xp)
-    return solve_gram_right(G, C, lam_u, rcond, xp=xp)
+    return solve_gram_right(G, C, lam_u, rcond, dtype=U.dtype, xp=xp)
 
 
 def nonlinear_semi_nmf_step(

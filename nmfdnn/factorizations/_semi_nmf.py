@@ -9,8 +9,7 @@ from nmfdnn._linalg import solve_gram_right
 from nmfdnn._ops import (
     affine,
     allsum,
-    cross_tilde,
-    gram_tilde,
+    gram_cross_centered,
     has_bias,
     neg,
     pos,
@@ -113,10 +112,11 @@ def semi_nmf_step(A, U, V, *, lam_u=0.0, lam_v=0.0, eps=None, rcond=None, bias=N
     if eps is None:
         eps = float(xp.finfo(V.dtype).eps)
     n = V.shape[0]
-    G, C = gram_tilde(V, bias=bias, xp=xp), cross_tilde(A, V, bias=bias, xp=xp)
+    # around V's mean, in float64 for float32 data (gram_cross_centered)
+    G, C = gram_cross_centered(V, A, bias=bias, xp=xp)
     if reduce is not None:
         G, C = allsum(reduce, G, C, xp=xp)
-    U = solve_gram_right(G, C, lam_u, rcond, xp=xp)
+    U = solve_gram_right(G, C, lam_u, rcond, dtype=V.dtype, xp=xp)
     Un, _ = split_bias(U, n, bias=bias, xp=xp)
     UtA = Un.T @ A
     UtU = Un.T @ U  # (n, n[+1]): UᵀŨ

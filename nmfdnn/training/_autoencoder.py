@@ -7,7 +7,16 @@ from __future__ import annotations
 from array_api_compat import device as _device
 
 from nmfdnn._linalg import gram_pinv, ridge_solve_right, solve_gram_right
-from nmfdnn._ops import affine, allsum, cross_tilde, gram_tilde, neg, pos, relu
+from nmfdnn._ops import (
+    affine,
+    allsum,
+    cross_tilde,
+    gram_cross_centered,
+    gram_tilde,
+    neg,
+    pos,
+    relu,
+)
 from nmfdnn.factorizations import nmf_step, reduced_first_layer_step
 from nmfdnn.training._layers import random_weights, reduce_first_layer
 
@@ -31,10 +40,10 @@ def output_layer_lstsq(Y, Z, *, bias, lam_w, reduce=None, xp):
     -------
     array of shape (n_d, n_{d−1} + bias)
     """
-    G, C = gram_tilde(Z, bias=bias, xp=xp), cross_tilde(Y, Z, bias=bias, xp=xp)
+    G, C = gram_cross_centered(Z, Y, bias=bias, xp=xp)  # in float64 for float32 data
     if reduce is not None:
         G, C = allsum(reduce, G, C, xp=xp)
-    return solve_gram_right(G, C, lam_w, xp=xp)
+    return solve_gram_right(G, C, lam_w, dtype=Z.dtype, xp=xp)
 
 
 def _decoder_start(A, Z, *, reduce=None, xp):

@@ -24,7 +24,7 @@ from array_api_compat import device as _device
 from nmfdnn._array_api import maybe_jit
 from nmfdnn._host import to_numpy
 from nmfdnn._linalg import solve_gram_right
-from nmfdnn._ops import affine, allsum, cross_tilde, gram_tilde, sq_norm
+from nmfdnn._ops import affine, allsum, gram_cross_centered, sq_norm
 from nmfdnn._records import EpochRecord, TrainingHistory, end_epoch
 from nmfdnn._validation import (
     NumericalError,
@@ -554,12 +554,12 @@ def refit_output_layer(W, X, Y, *, lam_w, batch_size, bias=None, inputs=None, re
             Z = forward(W, inputs.Vt[:, start:stop], W1r, bias=bias, xp=xp)[-1]
         else:
             Z = hidden_features(W, X[:, start:stop], bias=bias, xp=xp)
-        Gb = gram_tilde(Z, bias=bias, xp=xp)
-        Cb = cross_tilde(Y[:, start:stop], Z, bias=bias, xp=xp)
+        # per block around its mean, summed in float64 for float32 data (gram_cross_centered)
+        Gb, Cb = gram_cross_centered(Z, Y[:, start:stop], bias=bias, xp=xp)
         G, C = (Gb, Cb) if G is None else (G + Gb, C + Cb)
     if reduce is not None:
         G, C = allsum(reduce, G, C, xp=xp)
-    return list(W[:-1]) + [solve_gram_right(G, C, lam_w, xp=xp)]
+    return list(W[:-1]) + [solve_gram_right(G, C, lam_w, dtype=W[-1].dtype, xp=xp)]
 
 
 def output_refit(X, Y, lam_w, batch_size, *, bias, inputs=None, reduce=None, xp):
