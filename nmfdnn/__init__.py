@@ -17,7 +17,7 @@ from nmfdnn._array_api import (
 from nmfdnn._host import check_random_state, to_numpy
 from nmfdnn._io import load_model, save_model
 from nmfdnn._linalg import gram_pinv, lstsq_left, lstsq_right
-from nmfdnn._validation import NumericalError
+from nmfdnn._validation import DivergenceWarning, NumericalError
 from nmfdnn.estimators import (
     NMF,
     SSNMF,
@@ -73,6 +73,7 @@ __all__ = [
     "BackendError",
     "LowRankInput",
     "NumericalError",
+    "DivergenceWarning",
     "SolverInfo",
     "available_backends",
     "check_random_state",

@@ -22,6 +22,11 @@ class NumericalError(FloatingPointError):
     """A solver produced non-finite values (divergence, breakdown)."""
 
 
+class DivergenceWarning(RuntimeWarning):
+    """Training is diverging with finite values: an epoch's loss rose far above the best
+    epoch's (the trainers' records), so the weights are getting worse, not better."""
+
+
 def check_matrix(A, name, *, xp, nonnegative=False, ndim=2, dtype=None):
     """Validate an array argument: dimension, real dtype, finiteness, optional non-negativity.
 

@@ -1,9 +1,12 @@
 """Trainers (Algorithm 3, the original scheme §4, the autoencoder init §3) against plain NumPy
 float64 references written from ALGORITHMS.md, on every backend and dtype."""
 
+import warnings
+
 import numpy as np
 import pytest
 
+import nmfdnn
 from nmfdnn import NumericalError, to_numpy
 from nmfdnn._array_api import maybe_jit
 from nmfdnn.training import (
@@ -225,6 +228,33 @@ def test_divergence_names_epoch_and_layer(problem, rng):
     with pytest.raises(NumericalError, match=r"epoch 2.*layer 2 of 3"):
         run_epochs(step, W0, Y, inputs, batch_size=100, max_epochs=5,
                    rng=np.random.default_rng(0), xp=xp)
+
+
+def test_finite_divergence_is_warned_once(problem, rng):
+    """Weights that get worse with finite values (the loss of epoch 3 is 30× the best earlier
+    epoch's, epoch 4's more): one DivergenceWarning naming epoch 3; a run whose loss
+    decreases gets none."""
+    _light_on_jax(problem, "the fake step has Python side effects; JAX jits the step")
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng)
+    inputs = prepare_inputs(X, 0.0, xp=xp)
+    W0 = random_weights([4, 6, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+    calls = {"n": 0}
+
+    def step(W, VJ, YJ):  # 2 mini-batches per epoch; from epoch 3 the output blows up
+        calls["n"] += 1
+        new, loss = bias_reg_minibatch_step(W, VJ, YJ, inputs, lam_w=1e-3, lam_z=1e-5, xp=xp)
+        return new, loss * (30.0 ** max(0, (calls["n"] - 3) // 2))
+
+    with pytest.warns(nmfdnn.DivergenceWarning, match=r"epoch 3 .* times the best") as rec:
+        run_epochs(step, W0, Y, inputs, batch_size=100, max_epochs=5,
+                   rng=np.random.default_rng(0), xp=xp)
+    assert sum(issubclass(w.category, nmfdnn.DivergenceWarning) for w in rec) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", nmfdnn.DivergenceWarning)
+        train_bias_reg(X, Y, W0, batch_size=100, max_epochs=5, rng=np.random.default_rng(0),
+                       xp=xp)
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # expected

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+import warnings
 from dataclasses import dataclass
 
 from array_api_compat import device as _device
@@ -27,6 +28,7 @@ from nmfdnn._linalg import solve_gram_right
 from nmfdnn._ops import affine, allsum, gram_cross_centered, sq_norm
 from nmfdnn._records import EpochRecord, TrainingHistory, end_epoch
 from nmfdnn._validation import (
+    DivergenceWarning,
     NumericalError,
     check_matrix,
     check_nonnegative_scalar,
@@ -282,6 +284,7 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         loss, counts = float(host[0]), host[-d:]
         if not math.isfinite(loss) or counts.max() > 0:
             _raise_diverged(epoch, loss, counts)
+        _warn_if_diverging(epoch, loss, history)
         val = float(host[1]) if score is not None else None
         record = EpochRecord(epoch=epoch, loss=loss, val_score=val, seconds=seconds)
         if end_epoch(history, record, max_epochs=max_epochs, callback=callback, weights=W_out,
@@ -315,6 +318,27 @@ def _raise_step_failure(exc, epoch, W, VJ, inputs, *, bias, xp):
         f"the solver raised {type(exc).__name__}: {exc}). Try dtype='float64', larger "
         "alpha_W/alpha_Z or scaled inputs."
     ) from exc
+
+
+#: An epoch loss this many times the best earlier epoch's is reported as divergence.
+DIVERGENCE_FACTOR = 10.0
+
+
+def _warn_if_diverging(epoch, loss, history):
+    """A :class:`DivergenceWarning` the first time an epoch's loss exceeds
+    ``DIVERGENCE_FACTOR`` times the best earlier epoch's: finite weights that get worse (the
+    per-epoch loss is read on the host anyway; nothing else is synchronized)."""
+    earlier = [r.loss for r in history.records]
+    if not earlier:
+        return
+    crossed = [earlier[k] > DIVERGENCE_FACTOR * min(earlier[:k]) for k in range(1, len(earlier))]
+    best = min(earlier)
+    if loss > DIVERGENCE_FACTOR * best and not any(crossed):  # once per run (records: resumes too)
+        warnings.warn(
+            f"training is diverging: the loss of epoch {epoch} ({loss:.4g}) is "
+            f"{loss / best:.3g} times the best earlier epoch's ({best:.4g}); the weights are "
+            "getting worse. Try omega=1.0, dtype='float64', a larger alpha_W or a larger "
+            "batch_size.", DivergenceWarning, stacklevel=3)
 
 
 def _raise_diverged(epoch, loss, counts):
