@@ -5,11 +5,11 @@
         --cprofile 25 --out benchmarks/results/profile_torch_f32.json
 
 The epoch of ``run_epochs`` + ``bias_reg_minibatch_step`` (``inner_iter=1``) is re-run here
-phase by phase, calling the same library helpers in the same order (``gram_tilde``,
-``cross_tilde``, ``solve_gram_right`` (a Cholesky ridge solve), ``affine`` …), with a
-synchronized clock between phases: every second of the instrumented epoch is assigned to
-exactly one phase, so the phases sum to its wall time.  Beside it the library's own epoch is
-timed on the same weights and permutation, and the two epochs' weights are compared (a
+phase by phase, calling the same library helpers in the same order (``gram_cross_centered``,
+``solve_gram_right`` (a Cholesky ridge solve), ``affine`` …), with a synchronized clock
+between phases: every second of the instrumented epoch is assigned to exactly one phase, so
+the phases sum to its wall time.  Beside it the library's own epoch is timed on the same
+weights and permutation, and the two epochs' weights are compared (a
 mismatch means the library changed and this mirror must follow).
 
 Output: a table of phase, seconds per epoch, share of the epoch, GFLOP of the phase's matrix
@@ -40,8 +40,7 @@ from nmfdnn._host import to_numpy  # noqa: E402
 from nmfdnn._linalg import solve_gram_right  # noqa: E402
 from nmfdnn._ops import (  # noqa: E402
     affine,
-    cross_tilde,
-    gram_tilde,
+    gram_cross_centered,
     neg,
     pos,
     relu,
@@ -119,11 +118,10 @@ def instrumented_epoch(W, Y, inputs, *, batch_size, rng, xp, clock):
         L = f"layer {d} (output, Alg. 1)"
         A, U, V = YJ, W[-1], Z[-1]
         k, n = A.shape[0], V.shape[0]
-        G = gram_tilde(V, bias=True, xp=xp)
-        clock.lap(f"{L} U-step: Gram V~V~T", G, flops=2 * n * n * s)
-        C = cross_tilde(A, V, bias=True, xp=xp)
-        clock.lap(f"{L} U-step: cross A V~T", C, flops=2 * k * n * s)
-        U = solve_gram_right(G, C, LAM_W, None, xp=xp)
+        G, C = gram_cross_centered(V, A, bias=True, xp=xp)
+        clock.lap(f"{L} U-step: Gram V~V~T and cross A V~T (around the mean)", G, C,
+                  flops=2 * n * n * s + 2 * k * n * s)
+        U = solve_gram_right(G, C, LAM_W, None, dtype=V.dtype, xp=xp)
         clock.lap(f"{L} U-step: ridge solve ({n + 1})", U)
         Un, _ = split_bias(U, n, xp=xp)
         UtA = Un.T @ A
@@ -145,11 +143,10 @@ def instrumented_epoch(W, Y, inputs, *, batch_size, rng, xp, clock):
             k, n = A.shape[0], V.shape[0]
             T = A + xp.clip(P[j], max=0.0)  # P from the forward pass
             clock.lap(f"{L} U-step: T = A - P- (P of the forward pass)", T)
-            G = gram_tilde(V, bias=True, xp=xp)
-            clock.lap(f"{L} U-step: Gram V~V~T", G, flops=2 * n * n * s)
-            C = cross_tilde(T, V, bias=True, xp=xp)
-            clock.lap(f"{L} U-step: cross T V~T", C, flops=2 * k * n * s)
-            U = solve_gram_right(G, C, LAM_W, None, xp=xp)
+            G, C = gram_cross_centered(V, T, bias=True, xp=xp)
+            clock.lap(f"{L} U-step: Gram V~V~T and cross T V~T (around the mean)", G, C,
+                      flops=2 * n * n * s + 2 * k * n * s)
+            U = solve_gram_right(G, C, LAM_W, None, dtype=V.dtype, xp=xp)
             clock.lap(f"{L} U-step: ridge solve ({n + 1}, {k} rhs)", U)
             Un, _ = split_bias(U, n, xp=xp)
             R = A - relu(affine(U, V, xp=xp), xp=xp)
@@ -196,11 +193,10 @@ def instrumented_epoch(W, Y, inputs, *, batch_size, rng, xp, clock):
         clock.lap(f"{L}: W1 Q diag(s)", Wr, penalty, flops=2 * k * n0 * r)
         T = target + xp.clip(P[0], max=0.0)  # P from the forward pass
         clock.lap(f"{L}: T = A - P- (P of the forward pass)", T)
-        G = gram_tilde(VJ, bias=True, xp=xp)
-        clock.lap(f"{L}: Gram V~_J V~_JT", G, flops=2 * r * r * s)
-        C = cross_tilde(T, VJ, bias=True, xp=xp)
-        clock.lap(f"{L}: cross T V~_JT", C, flops=2 * k * r * s)
-        Wr = solve_gram_right(G, C, penalty, None, xp=xp)
+        G, C = gram_cross_centered(VJ, T, bias=True, xp=xp)
+        clock.lap(f"{L}: Gram V~_J V~_JT and cross T V~_JT (around the mean)", G, C,
+                  flops=2 * r * r * s + 2 * k * r * s)
+        Wr = solve_gram_right(G, C, penalty, None, dtype=VJ.dtype, xp=xp)
         clock.lap(f"{L}: ridge solve ({r + 1})", Wr)
         W1 = (Wr[:, :r] / sigma[None, :]) @ Q.T
         new[0] = xp.concat([W1, Wr[:, r:]], axis=1)

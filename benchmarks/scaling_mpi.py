@@ -320,7 +320,9 @@ def model_rows(t1, rank, *, alpha, beta, ranks=(1, 2, 8, 64, 512), sizes=(784, 1
     floats = (sizes[d - 1] + 1) * (sizes[d - 1] + 1 + sizes[d])
     floats += sum((sizes[i - 1] + 1) * (sizes[i - 1] + 1 + sizes[i]) for i in range(2, d))
     floats += (rank + 1) * (rank + 1 + sizes[1])
-    nmf_bytes, nmf_msgs = floats * itemsize * n_batches, d * n_batches
+    # the ridge U-steps' G and C are formed and all-reduced in float64 for float32 data
+    # (nmfdnn._ops.gram_cross_centered); backprop's gradients travel in the working dtype
+    nmf_bytes, nmf_msgs = floats * max(itemsize, 8) * n_batches, d * n_batches
     params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
     bp_batches = math.ceil(m / bp_batch)
     bp_bytes, bp_msgs = params * itemsize * bp_batches, bp_batches

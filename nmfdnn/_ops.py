@@ -149,7 +149,9 @@ def gram_cross_centered(V, T, *, bias, xp):
     Vc = V - mu
     mu_w = xp.astype(mu, wide)
     s = xp.astype(xp.sum(Vc, axis=1, keepdims=True), wide)
-    G = xp.astype(Vc @ Vc.T, wide) + (s @ mu_w.T + mu_w @ s.T) + m * (mu_w @ mu_w.T)
+    # s μᵀ + μ sᵀ + m μ μᵀ = [a, μ] [μ, a]ᵀ with a = s + (m/2) μ: one thin product, one pass
+    a = s + (m / 2) * mu_w
+    G = xp.astype(Vc @ Vc.T, wide) + xp.concat([a, mu_w], axis=1) @ xp.concat([mu_w, a], axis=1).T
     t1 = xp.astype(xp.sum(T, axis=1, keepdims=True), wide)
     C = xp.astype(T @ Vc.T, wide) + t1 @ mu_w.T
     if not bias:
