@@ -23,8 +23,11 @@ class NumericalError(FloatingPointError):
 
 
 class DivergenceWarning(RuntimeWarning):
-    """Training is diverging with finite values: an epoch's loss rose far above the best
-    epoch's (the trainers' records), so the weights are getting worse, not better."""
+    """Training diverges with finite values: the weights get worse, not better.
+
+    Issued once per run by the trainers when an epoch's loss exceeds 10 times the best
+    earlier epoch's (:func:`nmfdnn.training.run_epochs`).
+    """
 
 
 def check_matrix(A, name, *, xp, nonnegative=False, ndim=2, dtype=None):
