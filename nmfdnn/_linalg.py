@@ -28,6 +28,8 @@ import array_api_compat
 import array_api_extra as xpx
 from array_api_compat import device as _device
 
+from nmfdnn._ops import wide_dtype
+
 __all__ = [
     "gram_pinv",
     "pinv_small",
@@ -327,14 +329,21 @@ def _solve_generic(J, B, xp):
 
 def _float64_or_none(J, *, xp):
     """``J`` in float64 if it is float32 and the namespace/device computes in float64 (not JAX
-    without x64, not Apple MPS), else None."""
-    if J.dtype != xp.float32:
+    without x64, not Apple MPS; :func:`nmfdnn._ops.wide_dtype`), else None."""
+    if J.dtype != xp.float32 or wide_dtype(J, xp=xp) != xp.float64:
         return None
+    return xp.astype(J, xp.float64)
+
+
+@contextlib.contextmanager
+def _known_to(dtype, *, xp):
+    """Within it, a jitter is sized by ``dtype``'s precision (the data's), not by the dtype the
+    system is factorized in (see ``_SOURCE_EPS``)."""
+    token = _SOURCE_EPS.set(float(xp.finfo(dtype).eps))
     try:
-        J64 = xp.astype(J, xp.float64)
-    except Exception:  # a device without float64
-        return None
-    return J64 if J64.dtype == xp.float64 else None
+        yield
+    finally:
+        _SOURCE_EPS.reset(token)
 
 
 def spd_solve(J, B, *, xp):
@@ -384,11 +393,8 @@ def spd_solve(J, B, *, xp):
     J64 = _float64_or_none(J, xp=xp)
     if J64 is not None:  # float32: factorize in float64, return float32
         # J is known to float32's precision only: a jitter, where needed, is float32-sized
-        token = _SOURCE_EPS.set(float(xp.finfo(J.dtype).eps))
-        try:
+        with _known_to(J.dtype, xp=xp):
             X = spd_solve(J64, xp.astype(B, xp.float64), xp=xp)
-        finally:
-            _SOURCE_EPS.reset(token)
         return xp.astype(X, J.dtype)
     if array_api_compat.is_numpy_namespace(xp):
         return _solve_numpy(J, B, xp)
@@ -454,11 +460,8 @@ def solve_gram_right(G, B, lam=0.0, rcond=None, *, dtype=None, xp):
     if dtype is not None and dtype != G.dtype:
         if rcond is None and isinstance(lam, numbers.Real) and lam == 0:
             rcond = default_rcond(G.shape[0], dtype, xp=xp)
-        token = _SOURCE_EPS.set(float(xp.finfo(dtype).eps))
-        try:
+        with _known_to(dtype, xp=xp):
             X = solve_gram_right(G, B, lam, rcond, xp=xp)
-        finally:
-            _SOURCE_EPS.reset(token)
         return xp.astype(X, dtype)
     if isinstance(lam, numbers.Real) and lam == 0:
         return B @ gram_pinv(G, rcond=rcond, xp=xp)

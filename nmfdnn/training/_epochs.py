@@ -171,8 +171,8 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         ``β_t = min(β, t/(t + 9))`` (:func:`average_weight`), started at the weights after
         the first mini-batch (0: off).
         Training continues from the raw ``W``; the averaged weights are scored, passed to
-        ``callback`` and returned.  (An "untried lever"
-        of ALGORITHMS.md §9, off by default.)
+        ``callback`` and returned.  (Off here; the network estimators' ``average="auto"``
+        uses β = 0.9 with at least 4 mini-batches per epoch, docs/mnist.md.)
     relax : callable, optional
         ``relax(epoch) -> ω`` in (0, 1]: every mini-batch update is relaxed to
         ``W ← W_old + ω (W_new − W_old)`` (a step schedule across epochs; default: ω = 1).
