@@ -36,7 +36,10 @@ starts after the data are tensors (set-up: building the model and the optimizer)
 The summary line gives each row's time to the target and the ratio of the ``bias-reg`` row's
 time to each PyTorch row's (< 1: nmfdnn is faster).  On a machine shared with other jobs the
 epoch times vary with the load, so it also gives both at each row's fastest epoch
-(set-up + epochs to the target × the fastest epoch time; ``quiet_time``).
+(set-up + epochs to the target × the fastest epoch time; ``quiet_time``).  ``--repeats N``
+trains every row N times, round robin (so a slow spell of the machine hits every row), and
+reports per row the median of the runs' times to the target, the median clock of every epoch
+and each run's own figures (``runs``); the test errors are the first run's (same seed).
 
 Writes ``OUT.json`` (per method: test error per epoch, cumulative seconds, set-up, the time and
 epoch at which the error first reaches ≤ ``--target`` or null; the settings; the machine) and
@@ -150,64 +153,92 @@ def first_reach(errors, times, target):
     return None, None
 
 
+def fit_row(method, X, y, Xt, yt, args):
+    """One training of ``method``; returns its record (test error and clock per epoch)."""
+    if method in ("torch-ce", "torch-mse"):
+        loss = method.split("-")[1]
+        t0 = time.perf_counter()
+        setup, errors, epoch_seconds = torch_fit(loss, X, y, Xt, yt, args)
+        wall = time.perf_counter() - t0
+        name = "cross-entropy" if loss == "ce" else "MSE on one-hot"
+        label = f"PyTorch BP ({name}, Adam, batch 100)"
+        params = dict(loss=loss, lr=1e-3, batch_size=100, epochs=args.bp_epochs,
+                      threads=torch_threads())
+        fit_time = setup + float(np.sum(epoch_seconds))
+    else:
+        label, est, params = estimator(method, args)
+        t0 = time.perf_counter()
+        est.fit(X, y, X_val=Xt, y_val=yt)
+        wall = time.perf_counter() - t0
+        errors = [100.0 * (1.0 - s) for s in est.validation_scores_]
+        epoch_seconds = list(est.epoch_times_)
+        setup = est.fit_time_ - sum(epoch_seconds)
+        fit_time = est.fit_time_
+    cumulative = list(setup + np.cumsum(epoch_seconds))
+    t_hit, e_hit = first_reach(errors, cumulative, args.target)
+    return dict(method=label, params=params, test_error=errors, epoch_seconds=epoch_seconds,
+                cumulative_seconds=cumulative, setup_seconds=setup, fit_time=float(fit_time),
+                wall_seconds=wall, conversion_seconds=wall - float(fit_time),
+                time_to_target=t_hit, epoch_to_target=e_hit, final_test_error=errors[-1])
+
+
+def merge_runs(runs):
+    """One row from repeated runs of a method: the median clock of every epoch.
+
+    The test errors are the first run's (the runs share the seed; ``test_error_runs`` keeps
+    every run's); set-up, epoch times and the cumulative clock are medians over the runs, and
+    the time to the target is the median of the runs' own times (None unless more than half
+    of them reach it).  ``runs`` keeps each run's time to the target and fastest epoch.
+    """
+    if len(runs) == 1:
+        return runs[0]
+    row = dict(runs[0])
+    n = min(len(r["epoch_seconds"]) for r in runs)
+    row["setup_seconds"] = float(np.median([r["setup_seconds"] for r in runs]))
+    row["epoch_seconds"] = [float(v) for v in
+                            np.median([r["epoch_seconds"][:n] for r in runs], axis=0)]
+    row["cumulative_seconds"] = list(row["setup_seconds"] + np.cumsum(row["epoch_seconds"]))
+    row["fit_time"] = float(np.median([r["fit_time"] for r in runs]))
+    hits = [r["time_to_target"] for r in runs if r["time_to_target"] is not None]
+    row["time_to_target"] = float(np.median(hits)) if 2 * len(hits) > len(runs) else None
+    row["test_error_runs"] = [r["test_error"] for r in runs]
+    row["runs"] = [dict(time_to_target=r["time_to_target"],
+                        epoch_to_target=r["epoch_to_target"], setup_seconds=r["setup_seconds"],
+                        fastest_epoch=min(r["epoch_seconds"]),
+                        final_test_error=r["final_test_error"]) for r in runs]
+    return row
+
+
 def run(args):
     from nmfdnn.datasets import load_mnist
 
     X, y, Xt, yt = load_mnist(args.data)
     if args.subset:
         X, y = X[: args.subset], y[: args.subset]
-    results = []
-    for method in args.methods.split(","):
-        method = method.strip()
-        if method in ("torch-ce", "torch-mse"):
-            loss = method.split("-")[1]
-            t0 = time.perf_counter()
-            setup, errors, epoch_seconds = torch_fit(loss, X, y, Xt, yt, args)
-            wall = time.perf_counter() - t0
-            cumulative = list(setup + np.cumsum(epoch_seconds))
-            t_hit, e_hit = first_reach(errors, cumulative, args.target)
-            name = "cross-entropy" if loss == "ce" else "MSE on one-hot"
-            label = f"PyTorch BP ({name}, Adam, batch 100)"
-            results.append(dict(
-                method=label, params=dict(loss=loss, lr=1e-3, batch_size=100,
-                                          epochs=args.bp_epochs, threads=torch_threads()),
-                test_error=errors, epoch_seconds=epoch_seconds, cumulative_seconds=cumulative,
-                setup_seconds=setup, fit_time=float(cumulative[-1]), wall_seconds=wall,
-                conversion_seconds=wall - float(cumulative[-1]), time_to_target=t_hit,
-                epoch_to_target=e_hit, final_test_error=errors[-1],
-            ))
+    methods = [m.strip() for m in args.methods.split(",")]
+    runs = {m: [] for m in methods}
+    for k in range(args.repeats):  # round robin: a slow spell of the machine hits every row
+        for method in methods:
+            r = fit_row(method, X, y, Xt, yt, args)
+            runs[method].append(r)
+            t_hit, e_hit = r["time_to_target"], r["epoch_to_target"]
             reach = (f"{args.target:g} % reached after {t_hit:.1f} s (epoch {e_hit})"
                      if t_hit is not None else f"{args.target:g} % not reached")
-            print(f"{label}: test error per epoch {[round(e, 2) for e in errors]}; "
-                  f"{cumulative[-1]:.1f} s; {reach}", flush=True)
-            continue
-        label, est, params = estimator(method, args)
-        t0 = time.perf_counter()
-        est.fit(X, y, X_val=Xt, y_val=yt)
-        wall = time.perf_counter() - t0
-        errors = [100.0 * (1.0 - s) for s in est.validation_scores_]
-        setup = est.fit_time_ - sum(est.epoch_times_)
-        cumulative = list(setup + np.cumsum(est.epoch_times_))
-        t_hit, e_hit = first_reach(errors, cumulative, args.target)
-        results.append(dict(
-            method=label, params=params, test_error=errors, epoch_seconds=est.epoch_times_,
-            cumulative_seconds=cumulative, setup_seconds=setup, fit_time=est.fit_time_,
-                wall_seconds=wall, conversion_seconds=wall - est.fit_time_, time_to_target=t_hit,
-            epoch_to_target=e_hit, final_test_error=errors[-1],
-        ))
-        reach = (f"{args.target:g} % reached after {t_hit:.1f} s (epoch {e_hit})" if t_hit
-                 is not None else f"{args.target:g} % not reached")
-        print(f"{label}: test error per epoch {[round(e, 2) for e in errors]}; fit "
-              f"{est.fit_time_:.1f} s (set-up {setup:.1f} s); {reach}", flush=True)
+            print(f"{r['method']}{f' [run {k + 1}/{args.repeats}]' if args.repeats > 1 else ''}"
+                  f": test error per epoch {[round(e, 2) for e in r['test_error']]}; fit "
+                  f"{r['fit_time']:.1f} s (set-up {r['setup_seconds']:.1f} s); {reach}",
+                  flush=True)
+    results = [merge_runs(runs[m]) for m in methods]
     return dict(
         settings=dict(arch=args.arch, backend=args.backend or "numpy", device=args.device,
                       dtype=args.dtype, seed=args.seed, target_error=args.target,
-                      n_train=int(X.shape[0]), n_test=int(Xt.shape[0]),
+                      n_train=int(X.shape[0]), n_test=int(Xt.shape[0]), repeats=args.repeats,
                       nmf_params=json.loads(args.nmf_params),
                       bp_params=json.loads(args.bp_params),
                       timing=("fit_time_ clock: set-up, then cumulative epoch_times_; each "
                               "epoch includes scoring the test set; data conversion before "
-                              "fit's clock not included (conversion_seconds)")),
+                              "fit's clock not included (conversion_seconds); with repeats, "
+                              "the median over the runs")),
         machine=machine(), load_average=os.getloadavg(), methods=results,
     )
 
@@ -221,7 +252,8 @@ def quiet_time(m):
     """
     if m["epoch_to_target"] is None:
         return None
-    return m["setup_seconds"] + m["epoch_to_target"] * min(m["epoch_seconds"])
+    fastest = min([min(m["epoch_seconds"])] + [r["fastest_epoch"] for r in m.get("runs", [])])
+    return m["setup_seconds"] + m["epoch_to_target"] * fastest
 
 
 def ratios(res, key="time_to_target"):
@@ -290,6 +322,8 @@ def main(argv=None):
     p.add_argument("--device", default=None)
     p.add_argument("--dtype", default="float32")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeats", type=int, default=1,
+                   help="train every row this many times, round robin, and report medians")
     p.add_argument("--out", default=None,
                    help="output prefix (default: time_to_accuracy_BACKEND_DTYPE)")
     p.add_argument("--from-json", default=None, help="re-plot a saved JSON (no training)")
