@@ -1,7 +1,9 @@
-"""Timing helpers shared by the benchmark modules (synchronized calls, GEMM roofline)."""
+"""Timing helpers shared by the benchmark modules (synchronized calls, GEMM roofline) and
+the JSON-lines output of the accuracy scripts."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -11,6 +13,14 @@ import numpy as np
 from nmfdnn._array_api import namespace_from_name, resolve_device, sync
 
 _GEMM_CACHE = {}
+
+
+def emit_jsonl(record, path):
+    """Print ``record`` as one JSON line and append the same line to the file ``path``."""
+    line = json.dumps(record)
+    print(line, flush=True)
+    with open(path, "a") as f:
+        f.write(line + "\n")
 
 
 class Backend:

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import sys
 import time
 from collections import defaultdict
 
 import numpy as np
+from _bench import emit_jsonl
 
 import nmfdnn._linalg as linalg
 import nmfdnn.estimators._nmf_network as nmf_network
@@ -90,9 +90,7 @@ def main(argv=None):
                dropped={str(n): {"calls": len(v), "mean_dropped": float(np.mean(v)),
                                  "fraction": float(np.mean(v)) / n}
                         for n, v in sorted(DROPPED.items())})
-    print(json.dumps(res), flush=True)
-    with open(args.out, "a") as f:
-        f.write(json.dumps(res) + "\n")
+    emit_jsonl(res, args.out)
     return 0
 
 

@@ -26,11 +26,12 @@ same backend, dtype and epochs).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import time
+
+from _bench import emit_jsonl
 
 from nmfdnn.datasets import load_mnist
 from nmfdnn.estimators import NMFNetworkClassifier
@@ -151,15 +152,11 @@ def main(argv=None):
             paper = PAPER.get(res["arch"], {}) if args.kind == "mnist" else {}
             res["paper_test_error"] = paper.get("nmf")
             res["paper_seconds"] = paper.get("seconds")
-            print(json.dumps(res), flush=True)
-            with open(args.out, "a") as f:
-                f.write(json.dumps(res) + "\n")
+            emit_jsonl(res, args.out)
         for name, baseline in ({} if args.no_baselines else BASELINES).items():
             res = baseline(X, y, Xt, yt, hidden, args)
             res.update(arch=arch, method=name, paper_test_error=PAPER.get(arch, {}).get("bp"))
-            print(json.dumps(res), flush=True)
-            with open(args.out, "a") as f:
-                f.write(json.dumps(res) + "\n")
+            emit_jsonl(res, args.out)
     return 0
 
 
