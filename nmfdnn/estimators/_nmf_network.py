@@ -50,9 +50,10 @@ _NMF_PARAMETERS = """\
     alpha_W, alpha_Z : float, default=(1e-3, 1e-5)
         λ_W and λ_Z (the MNIST settings). Ignored by ``method="original"``.  Wider and
         deeper networks fit MNIST's training set exactly and want more ridge: λ_W = 10⁻²
-        takes [2000, 1000] to 1.35–1.39 % in 20 epochs (four seeds) and [1500, 1000, 500]
-        from 1.77 to 1.46–1.55 % in 10, at no cost to [1000, 500] but up to 0.45 point on
-        Fashion-MNIST, so it is not the default (docs/mnist.md, "Fourth round").
+        takes [2000, 1000] to 1.37 ± 0.02 % in 20 epochs, λ_W = 3·10⁻² [1500, 1000, 500]
+        from 1.62 ± 0.12 to 1.43 ± 0.05 % in 10; on [1000, 500] they change little, but
+        on Fashion-MNIST they cost about 0.25 point, so they are not the default
+        (docs/mnist.md, "Fourth round").
     rank_tol : float, default=4e-2
         τ of the low-rank input (§1.5): singular values ``σ_i ≥ τ σ_1`` are kept.
     bias : bool, default=True
