@@ -328,6 +328,8 @@ def main(argv=None):
                    help="output prefix (default: time_to_accuracy_BACKEND_DTYPE)")
     p.add_argument("--from-json", default=None, help="re-plot a saved JSON (no training)")
     args = p.parse_args(argv)
+    if args.repeats < 1:
+        p.error(f"--repeats must be at least 1, got {args.repeats}")
     if args.from_json:
         res = json.loads(pathlib.Path(args.from_json).read_text())
         out = pathlib.Path(args.out or pathlib.Path(args.from_json).with_suffix(""))

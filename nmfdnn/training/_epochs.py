@@ -328,12 +328,11 @@ def _warn_if_diverging(epoch, loss, history):
     """A :class:`DivergenceWarning` the first time an epoch's loss exceeds
     ``DIVERGENCE_FACTOR`` times the best earlier epoch's: finite weights that get worse (the
     per-epoch loss is read on the host anyway; nothing else is synchronized)."""
-    earlier = [r.loss for r in history.records]
-    if not earlier:
-        return
-    crossed = [earlier[k] > DIVERGENCE_FACTOR * min(earlier[:k]) for k in range(1, len(earlier))]
-    best = min(earlier)
-    if loss > DIVERGENCE_FACTOR * best and not any(crossed):  # once per run (records: resumes too)
+    best, warned = math.inf, False  # one pass over the records (resumed runs included)
+    for r in history.records:
+        warned = warned or r.loss > DIVERGENCE_FACTOR * best
+        best = min(best, r.loss)
+    if loss > DIVERGENCE_FACTOR * best and not warned:  # once per run
         warnings.warn(
             f"training is diverging: the loss of epoch {epoch} ({loss:.4g}) is "
             f"{loss / best:.3g} times the best earlier epoch's ({best:.4g}); the weights are "
