@@ -251,8 +251,10 @@ def build_parser():
                      help="mini-batch size (default: auto = min(5000, n_samples))")
     net.add_argument("--inner-iter", type=_positive_int, default=1,
                      help="iterations per layer problem and mini-batch")
-    net.add_argument("--alpha-W", type=_float_in(0, float("inf")), default=1e-3,
-                     help="λ_W, ridge weight of the weights")
+    net.add_argument("--alpha-W", type=_auto_or(_float_in(0, float("inf"))), default="auto",
+                     metavar="L|auto",
+                     help="λ_W, ridge weight of the weights; auto: 3e-2 for >= 3 hidden layers "
+                          "with >= 4 mini-batches per epoch, else 1e-3")
     net.add_argument("--alpha-Z", type=_float_in(0, float("inf")), default=1e-5,
                      help="λ_Z, ridge weight of the hidden targets")
     net.add_argument("--rank-tol", type=_float_in(0, 1), default=4e-2,

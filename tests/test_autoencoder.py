@@ -83,6 +83,43 @@ def test_auto_settings_follow_the_number_of_mini_batches(monkeypatch, method, ba
     assert "autoencoder" not in seen and (seen["omega"], seen["average"]) == (1.25, 0.5)
 
 
+@pytest.mark.parametrize("hidden, batch_size, expected", [
+    ((7,), 20, 1e-3), ((7, 5), 20, 1e-3),            # one or two hidden layers: 10⁻³
+    ((7, 5, 3), 20, 3e-2), ((7, 5, 3, 3), 20, 3e-2),  # three or more, ≥ 4 mini-batches
+    ((7, 5, 3), 27, 1e-3),                             # three, but 3 mini-batches per epoch
+])
+def test_auto_alpha_W_follows_depth_and_mini_batches(monkeypatch, hidden, batch_size, expected):
+    """alpha_W="auto": λ_W = 3·10⁻² from three hidden layers with ≥ 4 mini-batches per epoch,
+    10⁻³ otherwise, in the trainer and in the autoencoder; an explicit value passes through."""
+    import nmfdnn.estimators._nmf_network as mod
+    from nmfdnn.datasets import make_disk
+    from nmfdnn.estimators import NMFNetworkClassifier
+    from nmfdnn.training import TrainingHistory
+
+    seen = {}
+
+    def fake_train(X, Y, W, **kw):
+        seen.update(kw)
+        return W, TrainingHistory()
+
+    real_ae = mod.autoencoder_init
+
+    def fake_ae(*args, **kw):
+        seen["ae_lam_w"] = kw["lam_w"]
+        return real_ae(*args, **kw)
+
+    monkeypatch.setattr(mod, "train_bias_reg", fake_train)
+    monkeypatch.setattr(mod, "autoencoder_init", fake_ae)
+    X, y, _, _ = make_disk(n_train=80, random_state=0)
+    NMFNetworkClassifier(hidden, batch_size=batch_size, max_epochs=1, random_state=0).fit(X, y)
+    assert seen["lam_w"] == expected
+    assert seen.get("ae_lam_w", expected) == expected
+    seen.clear()
+    NMFNetworkClassifier(hidden, batch_size=batch_size, max_epochs=1, alpha_W=0.25,
+                         random_state=0).fit(X, y)
+    assert seen["lam_w"] == 0.25
+
+
 @pytest.mark.parametrize("dtype, rcond, expected", [("float32", "auto", 1e-3),
                                                      ("float64", "auto", None),
                                                      ("float32", 0.05, 0.05)])

@@ -185,7 +185,7 @@ def test_checkpoint_of_other_parameters_or_data_is_refused(tmp_path, data):
     ck = tmp_path / "c.ckpt"
     NMFNetworkClassifier((16,), max_epochs=1, batch_size=100, random_state=0,
                          checkpoint=ck).fit(X, y)
-    with pytest.raises(ValueError, match=r"other parameters \(alpha_W=0.001 there, 0.01 here"):
+    with pytest.raises(ValueError, match=r"other parameters \(alpha_W='auto' there, 0.01 here"):
         NMFNetworkClassifier((16,), max_epochs=2, batch_size=100, random_state=0, alpha_W=1e-2,
                              checkpoint=ck, resume=True).fit(X, y)
     X2 = X.copy()
