@@ -45,55 +45,11 @@ def test_reduced_semi_nmf_steps_match_the_full_coordinates(xp, device, dtype, n_
     np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * np.abs(ref).max())
 
 
-@pytest.mark.parametrize("method", ["bias-reg", "original"])
-@pytest.mark.parametrize("batch_size, many", [(20, True), (25, True), (27, False), (80, False)])
-def test_auto_settings_follow_the_number_of_mini_batches(monkeypatch, method, batch_size, many):
-    """init/omega/average="auto": the autoencoder, ω = 1.8 and β = 0.9 (either method) from 4
-    mini-batches per epoch (80 samples: batch ≤ 26 gives ≥ 4), else random, 1 and 0; explicit
-    values are passed through unchanged."""
+def _capture_training(monkeypatch, method):
+    """Replace the estimators' trainer of ``method`` by one that records its keyword arguments
+    (and returns the initial weights) and spy on the autoencoder initialization: the returned
+    dict gets the trainer's keywords and, when the autoencoder ran, ``"ae_lam_w"`` (its λ_W)."""
     import nmfdnn.estimators._nmf_network as mod
-    from nmfdnn.datasets import make_disk
-    from nmfdnn.estimators import NMFNetworkClassifier
-    from nmfdnn.training import TrainingHistory
-
-    seen = {}
-
-    def fake_train(X, Y, W, **kw):
-        seen.update(kw)
-        return W, TrainingHistory()
-
-    real_ae = mod.autoencoder_init
-
-    def fake_ae(*args, **kw):
-        seen["autoencoder"] = True
-        return real_ae(*args, **kw)
-
-    monkeypatch.setattr(mod, "train_bias_reg" if method == "bias-reg" else "train_original",
-                        fake_train)
-    monkeypatch.setattr(mod, "autoencoder_init", fake_ae)
-    X, y, _, _ = make_disk(n_train=80, random_state=0)
-    NMFNetworkClassifier((7,), method=method, batch_size=batch_size, max_epochs=1,
-                         random_state=0).fit(X, y)
-    on = many
-    assert seen.get("autoencoder", False) is on
-    assert (seen["omega"], seen["average"]) == ((1.8, 0.9) if on else (1.0, 0.0))
-    seen.clear()
-    NMFNetworkClassifier((7,), method=method, batch_size=batch_size, max_epochs=1, init="random",
-                         omega=1.25, average=0.5, random_state=0).fit(X, y)
-    assert "autoencoder" not in seen and (seen["omega"], seen["average"]) == (1.25, 0.5)
-
-
-@pytest.mark.parametrize("hidden, batch_size, expected", [
-    ((7,), 20, 1e-3), ((7, 5), 20, 1e-3),            # one or two hidden layers: 10⁻³
-    ((7, 5, 3), 20, 3e-2), ((7, 5, 3, 3), 20, 3e-2),  # three or more, ≥ 4 mini-batches
-    ((7, 5, 3), 27, 1e-3),                             # three, but 3 mini-batches per epoch
-])
-def test_auto_alpha_W_follows_depth_and_mini_batches(monkeypatch, hidden, batch_size, expected):
-    """alpha_W="auto": λ_W = 3·10⁻² from three hidden layers with ≥ 4 mini-batches per epoch,
-    10⁻³ otherwise, in the trainer and in the autoencoder; an explicit value passes through."""
-    import nmfdnn.estimators._nmf_network as mod
-    from nmfdnn.datasets import make_disk
-    from nmfdnn.estimators import NMFNetworkClassifier
     from nmfdnn.training import TrainingHistory
 
     seen = {}
@@ -108,8 +64,46 @@ def test_auto_alpha_W_follows_depth_and_mini_batches(monkeypatch, hidden, batch_
         seen["ae_lam_w"] = kw["lam_w"]
         return real_ae(*args, **kw)
 
-    monkeypatch.setattr(mod, "train_bias_reg", fake_train)
+    monkeypatch.setattr(mod, "train_bias_reg" if method == "bias-reg" else "train_original",
+                        fake_train)
     monkeypatch.setattr(mod, "autoencoder_init", fake_ae)
+    return seen
+
+
+@pytest.mark.parametrize("method", ["bias-reg", "original"])
+@pytest.mark.parametrize("batch_size, many", [(20, True), (25, True), (27, False), (80, False)])
+def test_auto_settings_follow_the_number_of_mini_batches(monkeypatch, method, batch_size, many):
+    """init/omega/average="auto": the autoencoder, ω = 1.8 and β = 0.9 (either method) from 4
+    mini-batches per epoch (80 samples: batch ≤ 26 gives ≥ 4), else random, 1 and 0; explicit
+    values are passed through unchanged."""
+    from nmfdnn.datasets import make_disk
+    from nmfdnn.estimators import NMFNetworkClassifier
+
+    seen = _capture_training(monkeypatch, method)
+    X, y, _, _ = make_disk(n_train=80, random_state=0)
+    NMFNetworkClassifier((7,), method=method, batch_size=batch_size, max_epochs=1,
+                         random_state=0).fit(X, y)
+    on = many
+    assert ("ae_lam_w" in seen) is on
+    assert (seen["omega"], seen["average"]) == ((1.8, 0.9) if on else (1.0, 0.0))
+    seen.clear()
+    NMFNetworkClassifier((7,), method=method, batch_size=batch_size, max_epochs=1, init="random",
+                         omega=1.25, average=0.5, random_state=0).fit(X, y)
+    assert "ae_lam_w" not in seen and (seen["omega"], seen["average"]) == (1.25, 0.5)
+
+
+@pytest.mark.parametrize("hidden, batch_size, expected", [
+    ((7,), 20, 1e-3), ((7, 5), 20, 1e-3),            # one or two hidden layers: 10⁻³
+    ((7, 5, 3), 20, 3e-2), ((7, 5, 3, 3), 20, 3e-2),  # three or more, ≥ 4 mini-batches
+    ((7, 5, 3), 27, 1e-3),                             # three, but 3 mini-batches per epoch
+])
+def test_auto_alpha_W_follows_depth_and_mini_batches(monkeypatch, hidden, batch_size, expected):
+    """alpha_W="auto": λ_W = 3·10⁻² from three hidden layers with ≥ 4 mini-batches per epoch,
+    10⁻³ otherwise, in the trainer and in the autoencoder; an explicit value passes through."""
+    from nmfdnn.datasets import make_disk
+    from nmfdnn.estimators import NMFNetworkClassifier
+
+    seen = _capture_training(monkeypatch, "bias-reg")
     X, y, _, _ = make_disk(n_train=80, random_state=0)
     NMFNetworkClassifier(hidden, batch_size=batch_size, max_epochs=1, random_state=0).fit(X, y)
     assert seen["lam_w"] == expected
