@@ -63,6 +63,7 @@ def no_data(monkeypatch):
         (["train", "--omega", "0"], "--omega", r"in \(0, 2\)"),
         (["train", "--average", "1"], "--average", r"in \[0, 1\)"),
         (["train", "--alpha-W=-1e-3"], "--alpha-W", r"in \[0, inf\)"),
+        (["train", "--alpha-W", "big"], "--alpha-W", "expected a number, got 'big'"),
         (["train", "--alpha-Z", "nan"], "--alpha-Z", r"in \[0, inf\)"),
         (["train", "--rank-tol", "2"], "--rank-tol", r"in \[0, 1\]"),
         (["train", "--dtype", "float16"], "--dtype", "invalid choice"),
@@ -114,6 +115,15 @@ def test_version(capsys):
     assert main(["--version"]) == 0
     expected = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert capsys.readouterr().out.strip() == f"nmfdnn {expected}"
+
+
+def test_alpha_W_takes_auto_or_a_number():
+    """--alpha-W: "auto" (the default, any case) is passed on for the estimator to resolve;
+    a number is a float."""
+    parser = build_parser()
+    assert parser.parse_args(["train"]).alpha_W == "auto"
+    assert parser.parse_args(["train", "--alpha-W", "AUTO"]).alpha_W == "auto"
+    assert parser.parse_args(["train", "--alpha-W", "3e-2"]).alpha_W == 0.03
 
 
 def test_every_option_documented_with_its_default():
