@@ -62,10 +62,10 @@ _NMF_PARAMETERS = """\
         training set exactly and want more ridge: on [1500, 1000, 500] λ_W = 3·10⁻² takes
         the test error from 1.62 ± 0.12 to 1.43 ± 0.05 % (four seeds) and leaves
         Fashion-MNIST, not tuned on, where it was (11.76 → 11.65 %); on
-        [2000, 1500, 1000, 500] from 2.01 to 1.54 % (one seed); on [1000, 500] it costs
-        Fashion-MNIST 0.4 point, so two hidden layers keep 10⁻³ (docs/mnist.md,
-        "Fifth round").
-        λ_W = 10⁻² takes [2000, 1000] to 1.37 ± 0.02 % in 20 epochs.
+        [2000, 1500, 1000, 500] from 2.01 / 1.74 to 1.54 / 1.51 % (two seeds); on
+        [1000, 500] it costs Fashion-MNIST 0.4 point, so two hidden layers keep 10⁻³
+        (docs/mnist.md, "Fifth round").  λ_W = 10⁻² takes [2000, 1000] to 1.37 ± 0.02 % in
+        20 epochs.
     alpha_Z : float, default=1e-5
         λ_Z, the ridge on the hidden targets (the MNIST setting; ignored by
         ``method="original"``).
