@@ -42,6 +42,9 @@ AUTO_DEEP_LAYERS = 3
 #: λ_W of ``alpha_W="auto"`` for deep networks (docs/mnist.md, "Fifth round").
 AUTO_DEEP_ALPHA_W = 3e-2
 
+#: λ_W of ``alpha_W="auto"`` otherwise: the papers' MNIST setting.
+AUTO_ALPHA_W = 1e-3
+
 #: The parameters of the trainers without backpropagation, in signature order (docstrings).
 _NMF_PARAMETERS = """\
     hidden_layer_sizes : sequence of int, default=(100,)
@@ -224,7 +227,7 @@ class _BaseNMFNetwork(BaseNetwork):
         average = float(self.average) if self.average != "auto" else (0.9 if many else 0.0)
         deep = many and n_hidden >= AUTO_DEEP_LAYERS
         alpha_w = (float(self.alpha_W) if self.alpha_W != "auto"
-                   else (AUTO_DEEP_ALPHA_W if deep else 1e-3))
+                   else (AUTO_DEEP_ALPHA_W if deep else AUTO_ALPHA_W))
         return init, omega, average, alpha_w
 
     def _train(self, Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype,
