@@ -374,6 +374,57 @@ def test_omega_relaxes_hidden_layers_only(problem, rng):
         problem.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
+def test_momentum_is_a_heavy_ball_on_the_hidden_layers(problem, rng):
+    """momentum=μ, momentum_epochs=E: W_i ← W_i + ω (W_i^new − W_i) + μ (W_i − W_i^prev) for the
+    hidden layers in epochs 1 … E, the sequence running on across epochs; the output layer keeps
+    its solve, and from epoch E + 1 the plain ω-step (checked against a loop over the plain
+    step)."""
+    _light_on_jax(problem)
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng, m=120)
+    inputs = prepare_inputs(X, 0.0, xp=xp)
+    W0 = random_weights([4, 6, 5, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+
+    def step(W, VJ, YJ):
+        return bias_reg_minibatch_step(W, VJ, YJ, inputs, lam_w=1e-2, lam_z=1e-3, xp=xp)
+
+    W_run, _ = run_epochs(step, W0, Y, inputs, batch_size=40, max_epochs=3,
+                          rng=np.random.default_rng(5), omega=1.5, momentum=0.6,
+                          momentum_epochs=2, xp=xp)
+    perm_rng = np.random.default_rng(5)
+    W, W_before = W0, None
+    for epoch in (1, 2, 3):
+        perm = perm_rng.permutation(120)
+        for b in range(3):
+            J = xp.asarray(perm[40 * b: 40 * (b + 1)], device=problem.device)
+            new, _ = step(W, xp.take(inputs.Vt, J, axis=1), xp.take(Y, J, axis=1))
+            hidden = [Wo + 1.5 * (Wn - Wo) for Wo, Wn in zip(W[:-1], new[:-1])]
+            if epoch <= 2 and W_before is not None:
+                hidden = [h + 0.6 * (Wo - Wb) for h, Wo, Wb in zip(hidden, W[:-1], W_before)]
+            W_before, W = W[:-1], hidden + [new[-1]]
+    for a, b in zip(W_run, W):
+        problem.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    # without the momentum the weights differ: the test can see it
+    W_plain, _ = run_epochs(step, W0, Y, inputs, batch_size=40, max_epochs=3,
+                            rng=np.random.default_rng(5), omega=1.5, xp=xp)
+    assert not np.allclose(to_numpy(W_plain[0]), to_numpy(W_run[0]), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("momentum, epochs, error", [
+    (1.0, None, ValueError), (-0.1, None, ValueError), ("0.5", None, ValueError),
+    (True, None, ValueError), (0.5, -1, ValueError), (0.5, 1.5, TypeError),
+])
+def test_bad_momentum(problem, rng, momentum, epochs, error):
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng, m=40)
+    W0 = random_weights([4, 3, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+    with pytest.raises(error, match="momentum"):
+        train_bias_reg(X, Y, W0, batch_size=20, max_epochs=1, rng=np.random.default_rng(0),
+                       momentum=momentum, momentum_epochs=epochs, xp=xp)
+
+
 @pytest.mark.parametrize("omega", [0.0, 2.0, -1.0, "1.5", True])
 def test_bad_omega(problem, rng, omega):
     xp = problem.xp

@@ -105,9 +105,9 @@ def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, bi
 
 def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z=1e-5,
                    inner_iter=1, tau=4e-2, rng, bias=None, inputs=None, score=None,
-                   callback=None, average=0.0, relax=None, omega=1.0, refit_output=False,
-                   check_input=True, comm=None, partition=None, state=None, on_epoch=None,
-                   xp=None):
+                   callback=None, average=0.0, relax=None, omega=1.0, momentum=0.0,
+                   momentum_epochs=None, refit_output=False, check_input=True, comm=None,
+                   partition=None, state=None, on_epoch=None, xp=None):
     """Train a ReLU network by Algorithm 3 (bias and regularization; ALGORITHMS.md §2).
 
     Minimizes, mini-batch by mini-batch, the layer problems (13)–(15) of
@@ -153,6 +153,11 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
         ``relax(epoch) -> ω_e``, a relaxation of every update per epoch.
     omega : float, default=1.0
         Step ω ∈ (0, 2) of the hidden layers' updates.
+    momentum : float, default=0.0
+        μ ∈ [0, 1) of the heavy-ball term on the hidden layers' weights across mini-batches
+        (see :func:`~nmfdnn.training.run_epochs`; 0: off).
+    momentum_epochs : int, optional
+        The momentum acts in the first ``momentum_epochs`` epochs only (None: in all).
     refit_output : bool, default=False
         After every epoch, refit the output layer on all training samples
         (:func:`refit_output_layer`) in the weights that are scored and returned (one more
@@ -182,10 +187,10 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
     lam_z = check_nonnegative_scalar(lam_z, "lam_z")
     if bias is None:
         bias = W[0].shape[1] == X.shape[0] + 1
-    omega, comm, partition, inputs = setup_run(
+    omega, momentum, comm, partition, inputs = setup_run(
         X, Y, W, batch_size=batch_size, max_epochs=max_epochs, inner_iter=inner_iter, tau=tau,
         omega=omega, bias=bias, check_input=check_input, comm=comm, partition=partition,
-        inputs=inputs, xp=xp)
+        inputs=inputs, xp=xp, momentum=momentum, momentum_epochs=momentum_epochs)
 
     def step(Wk, VJ, YJ):
         return bias_reg_minibatch_step(Wk, VJ, YJ, inputs, lam_w=lam_w, lam_z=lam_z,
@@ -196,5 +201,6 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
               if refit_output else None)
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,
+                      momentum=momentum, momentum_epochs=momentum_epochs,
                       finish=finish, bias=bias, comm=comm, partition=partition, state=state,
                       on_epoch=on_epoch, xp=xp)

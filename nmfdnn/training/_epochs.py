@@ -46,6 +46,7 @@ __all__ = [
     "average_weight",
     "batch_bounds",
     "check_network_shapes",
+    "check_momentum",
     "check_omega",
     "check_training_args",
     "distributed_setup",
@@ -97,12 +98,16 @@ class LoopState:
         The moving average of the weights (``average > 0``; None before its first mini-batch).
     history : TrainingHistory
         The records so far.
+    W_prev : list of arrays or None, default=None
+        The raw weights before the last mini-batch of that epoch (the heavy-ball term of
+        ``momentum``; None before the first mini-batch).
     """
 
     epoch: int
     W: list
     W_avg: list | None
     history: TrainingHistory
+    W_prev: list | None = None
 
 
 def average_weight(beta, t):
@@ -135,8 +140,9 @@ def average_weight(beta, t):
 
 
 def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, callback=None,
-               average=0.0, relax=None, omega=1.0, finish=None, bias=True, comm=None,
-               partition=None, state=None, on_epoch=None, xp):
+               average=0.0, relax=None, omega=1.0, momentum=0.0, momentum_epochs=None,
+               finish=None, bias=True, comm=None, partition=None, state=None, on_epoch=None,
+               xp):
     """The epoch loop of Algorithms 3 and 4: random mini-batches, records read once per epoch.
 
     For every epoch a permutation of the m columns is drawn on the host (``rng``) and moved to
@@ -181,6 +187,15 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         i = 1 … d−1 after every mini-batch (the output layer keeps its solve).  This is the ω of
         §1.2 (``X ← X + ω R A†``): for the first layer, whose update is the U-step alone, it is
         exactly that step; ω = 1 is the plain solve, ω ∈ (1, 2) over-relaxation.
+    momentum : float in [0, 1), default=0.0
+        μ of a heavy-ball term on the hidden layers' weights across mini-batches: after
+        mini-batch t, ``W̃_i ← W̃_i + ω (W̃_i^{new} − W̃_i) + μ (W̃_i − W̃_i^{(t−1)})`` for
+        i = 1 … d−1, where ``W̃_i^{(t−1)}`` are the weights before the previous mini-batch
+        (the sequence runs on across epochs; the output layer keeps its solve).  It carries
+        the hidden layers' drift from mini-batch to mini-batch, as the momentum of gradient
+        descent does (docs/mnist.md, "Sixth round").
+    momentum_epochs : int, optional
+        The momentum acts in epochs 1 … ``momentum_epochs`` only (None: in every epoch).
     finish : callable, optional
         ``finish(W) -> W`` applied to the weights that are scored, passed to ``callback`` and
         returned (e.g. :func:`refit_output_layer`): after every epoch when ``score`` or
@@ -198,7 +213,7 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
     partition : Partition, optional
         Which global samples this process holds (required with ``comm``).
     state : LoopState, optional
-        Continue a run: training starts from ``state.W``/``state.W_avg`` at epoch
+        Continue a run: training starts from ``state.W``/``state.W_avg``/``state.W_prev`` at epoch
         ``state.epoch + 1`` and appends to ``state.history`` (``W`` is then ignored).  With
         ``state.epoch >= max_epochs`` nothing is trained and the finished weights of the state
         are returned.
@@ -226,9 +241,11 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         step = maybe_jit(step, xp)
     history = TrainingHistory()
     W_avg = None  # the average starts at the first mini-batch's weights, not the initial ones
+    W_prev = None  # the weights before the last mini-batch (the heavy-ball term)
     first_epoch = 1
     if state is not None:  # continue a run (checkpoint, warm start, partial_fit)
         W, W_avg, history = list(state.W), state.W_avg, state.history
+        W_prev = state.W_prev
         first_epoch = state.epoch + 1
     d = len(W)
     W_out = None
@@ -236,6 +253,7 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
     for epoch in range(first_epoch, max_epochs + 1):
         rho = 1.0 if relax is None else float(relax(epoch))
         steps = [rho * omega] * (d - 1) + [rho]  # hidden layers, then the output layer
+        mu = momentum if momentum_epochs is None or epoch <= momentum_epochs else 0.0
         t0 = time.perf_counter()
         if comm is None:
             perm = xp.asarray(rng.permutation(m), device=dev)  # one transfer per epoch
@@ -255,7 +273,10 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
                 _raise_step_failure(exc, epoch, W, VJ, inputs, bias=bias, xp=xp)
             W_new = [Wn if w == 1.0 else Wo + w * (Wn - Wo)
                      for w, Wo, Wn in zip(steps, W, W_new)]
-            W = W_new
+            if mu and W_prev is not None:  # heavy ball on the hidden layers
+                W_new = [Wn + mu * (Wo - Wp) for Wn, Wo, Wp in
+                         zip(W_new[:-1], W[:-1], W_prev[:-1])] + [W_new[-1]]
+            W_prev, W = W, W_new
             if average:
                 n_averaged += 1
                 beta = average_weight(average, n_averaged)
@@ -289,7 +310,8 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
         record = EpochRecord(epoch=epoch, loss=loss, val_score=val, seconds=seconds)
         if end_epoch(history, record, max_epochs=max_epochs, callback=callback, weights=W_out,
                      on_epoch=on_epoch, state=functools.partial(
-                         LoopState, epoch=epoch, W=W, W_avg=W_avg, history=history)):
+                         LoopState, epoch=epoch, W=W, W_avg=W_avg, history=history,
+                         W_prev=W_prev)):
             break
     if W_out is None:  # nothing left to run (a resumed run that had finished)
         W_out = W_avg if average and W_avg is not None else W
@@ -425,7 +447,7 @@ def distributed_setup(comm, X, partition=None):
 
 
 def setup_run(X, Y, W, *, batch_size, max_epochs, inner_iter, tau, omega, bias, check_input,
-              comm, partition, inputs, xp):
+              comm, partition, inputs, xp, momentum=0.0, momentum_epochs=None):
     """What both trainers do before their epochs: the communicator and partition
     (:func:`distributed_setup`), the checks of the arguments and of the network's shapes
     (collective: invalid data on one process raises the same error on every process), and the
@@ -445,10 +467,15 @@ def setup_run(X, Y, W, *, batch_size, max_epochs, inner_iter, tau, omega, bias, 
     partition : Partition or None
     inputs : LowRankInput or None
     xp : namespace
+    momentum : float, default=0.0
+        In [0, 1) (:func:`check_momentum`).
+    momentum_epochs : int or None, default=None
+        None or an int ≥ 0.
 
     Returns
     -------
     omega : float
+    momentum : float
     comm : Communicator or None
     partition : Partition or None
     inputs : LowRankInput
@@ -458,10 +485,35 @@ def setup_run(X, Y, W, *, batch_size, max_epochs, inner_iter, tau, omega, bias, 
         omega = check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega,
                                     check_input=check_input,
                                     n_total=None if comm is None else partition.n_total, xp=xp)
+        momentum = check_momentum(momentum)
+        if momentum_epochs is not None:
+            check_positive_int(momentum_epochs, "momentum_epochs", minimum=0)
         check_network_shapes(X, Y, W, bias=bias)
     if inputs is None:
         inputs = prepare_inputs(X, tau, check_input=False, reduce=comm, xp=xp)
-    return omega, comm, partition, inputs
+    return omega, momentum, comm, partition, inputs
+
+
+def check_momentum(momentum):
+    """μ of the heavy-ball term: a real in [0, 1).
+
+    Parameters
+    ----------
+    momentum : float
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``momentum`` is not a real number in [0, 1).
+    """
+    if (isinstance(momentum, bool) or not isinstance(momentum, (int, float))
+            or not 0 <= momentum < 1):
+        raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+    return float(momentum)
 
 
 def check_omega(omega):

@@ -96,8 +96,9 @@ def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, redu
 
 def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau=4e-2,
                    rcond=None, rng, inputs=None, score=None, callback=None, average=0.0,
-                   relax=None, omega=1.0, refit_output=False, check_input=True, comm=None,
-                   partition=None, state=None, on_epoch=None, xp=None):
+                   relax=None, omega=1.0, momentum=0.0, momentum_epochs=None,
+                   refit_output=False, check_input=True, comm=None, partition=None, state=None,
+                   on_epoch=None, xp=None):
     """Train a ReLU network (no bias) by the original alternating scheme (§4).
 
     Minimizes ``½‖Y − W_d f(W_{d−1} ⋯ f(W_1 X))‖²_F`` layer by layer without backpropagation.
@@ -131,6 +132,10 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
         As in :func:`nmfdnn.training.train_bias_reg`.
     omega : float, default=1.0
         As in :func:`nmfdnn.training.train_bias_reg`.
+    momentum : float, default=0.0
+        As in :func:`nmfdnn.training.train_bias_reg`.
+    momentum_epochs : int, optional
+        As in :func:`nmfdnn.training.train_bias_reg`.
     refit_output : bool, default=False
         As in :func:`nmfdnn.training.train_bias_reg` (the refit is a least-squares solve,
         ``(Z Zᵀ)⁺``, without regularization).
@@ -153,10 +158,10 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     history : TrainingHistory
     """
     xp = get_namespace(X, Y, xp=xp)
-    omega, comm, partition, inputs = setup_run(
+    omega, momentum, comm, partition, inputs = setup_run(
         X, Y, W, batch_size=batch_size, max_epochs=max_epochs, inner_iter=inner_iter, tau=tau,
         omega=omega, bias=False, check_input=check_input, comm=comm, partition=partition,
-        inputs=inputs, xp=xp)
+        inputs=inputs, xp=xp, momentum=momentum, momentum_epochs=momentum_epochs)
 
     def step(Wk, VJ, YJ):
         return original_minibatch_step(Wk, VJ, YJ, inputs, inner_iter=inner_iter, rcond=rcond,
@@ -167,5 +172,6 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
               if refit_output else None)
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,
+                      momentum=momentum, momentum_epochs=momentum_epochs,
                       finish=finish, bias=False, comm=comm, partition=partition, state=state,
                       on_epoch=on_epoch, xp=xp)
