@@ -62,10 +62,11 @@ _FLAGS = {
     "alpha_W": "--alpha-W",
     "alpha_Z": "--alpha-Z",
     "rank_tol": "--rank-tol",
+    "momentum_epochs": "--momentum-epochs",
     "random_state": "--seed",
 }
 #: Plain words, replaced only where they name the parameter ("omega must ...", "omega=...").
-_WORD_FLAGS = ("omega", "average", "method", "init", "device", "dtype", "rcond")
+_WORD_FLAGS = ("omega", "average", "momentum", "method", "init", "device", "dtype", "rcond")
 
 
 # ---- argparse types: each rejects a bad value with a message argparse prefixes by the flag ----
@@ -114,6 +115,15 @@ def _auto_or(parse):
 
     parse_auto.__name__ = f"'auto' or {parse.__name__}"
     return parse_auto
+
+
+def _none_or(parse):
+    """``"none"`` (None) or a value accepted by ``parse``."""
+    def parse_none(text):
+        return None if text.strip().lower() == "none" else parse(text)
+
+    parse_none.__name__ = f"'none' or {parse.__name__}"
+    return parse_none
 
 
 def _hidden_sizes(text):
@@ -268,6 +278,15 @@ def build_parser():
                      default="auto", metavar="B|auto",
                      help="β of the weight average across mini-batches, in [0, 1) (0: off); "
                           "auto: 0.9 with >= 4 mini-batches per epoch, else 0")
+    net.add_argument("--momentum", type=_auto_or(_float_in(0, 1, high_open=True)),
+                     default="auto", metavar="M|auto",
+                     help="μ of the heavy-ball term on the hidden layers' weights across "
+                          "mini-batches, in [0, 1) (0: off); auto: 0.7 with >= 4 mini-batches "
+                          "per epoch, else 0")
+    net.add_argument("--momentum-epochs", type=_none_or(_nonneg_int), default=2,
+                     metavar="N|none",
+                     help="the momentum acts in the first N epochs only (none: in all; "
+                          "default: 2)")
     net.add_argument("--rcond", type=_auto_or(_float_in(0, 1, low_open=True, high_open=True)),
                      default="auto", metavar="R|auto",
                      help="cut-off of the pseudo-inverses of --method original, in (0, 1); auto: "
@@ -453,7 +472,7 @@ def _train_on(args, comm, checkpoint):
         hidden, method=args.method, batch_size=args.batch_size, max_epochs=args.epochs,
         inner_iter=args.inner_iter, alpha_W=args.alpha_W, alpha_Z=args.alpha_Z,
         rank_tol=args.rank_tol, init=args.init, omega=args.omega, average=args.average,
-        rcond=args.rcond,
+        momentum=args.momentum, momentum_epochs=args.momentum_epochs, rcond=args.rcond,
         refit_output=args.refit_output, backend=args.backend, device=args.device,
         dtype=args.dtype, random_state=args.seed, callbacks=[progress], **checkpoint,
     )

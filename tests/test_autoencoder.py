@@ -73,9 +73,9 @@ def _capture_training(monkeypatch, method):
 @pytest.mark.parametrize("method", ["bias-reg", "original"])
 @pytest.mark.parametrize("batch_size, many", [(20, True), (25, True), (27, False), (80, False)])
 def test_auto_settings_follow_the_number_of_mini_batches(monkeypatch, method, batch_size, many):
-    """init/omega/average="auto": the autoencoder, ω = 1.8 and β = 0.9 (either method) from 4
-    mini-batches per epoch (80 samples: batch ≤ 26 gives ≥ 4), else random, 1 and 0; explicit
-    values are passed through unchanged."""
+    """init/omega/average/momentum="auto": the autoencoder, ω = 1.8, β = 0.9 and μ = 0.7 for
+    2 epochs (either method) from 4 mini-batches per epoch (80 samples: batch ≤ 26 gives ≥ 4),
+    else random, 1, 0 and 0; explicit values are passed through unchanged."""
     from nmfdnn.datasets import make_disk
     from nmfdnn.estimators import NMFNetworkClassifier
 
@@ -86,10 +86,13 @@ def test_auto_settings_follow_the_number_of_mini_batches(monkeypatch, method, ba
     on = many
     assert ("ae_lam_w" in seen) is on
     assert (seen["omega"], seen["average"]) == ((1.8, 0.9) if on else (1.0, 0.0))
+    assert (seen["momentum"], seen["momentum_epochs"]) == ((0.7, 2) if on else (0.0, 2))
     seen.clear()
     NMFNetworkClassifier((7,), method=method, batch_size=batch_size, max_epochs=1, init="random",
-                         omega=1.25, average=0.5, random_state=0).fit(X, y)
+                         omega=1.25, average=0.5, momentum=0.3, momentum_epochs=None,
+                         random_state=0).fit(X, y)
     assert "ae_lam_w" not in seen and (seen["omega"], seen["average"]) == (1.25, 0.5)
+    assert (seen["momentum"], seen["momentum_epochs"]) == (0.3, None)
 
 
 @pytest.mark.parametrize("hidden, batch_size, expected", [

@@ -147,6 +147,8 @@ def data():
 CASES = [
     (NMFNetworkClassifier, dict(batch_size=100, average=0.5, step_decay=0.2)),
     (NMFNetworkClassifier, dict(batch_size=100, method="original")),
+    # the heavy ball runs on across the interruption (epoch 2 of 3 with momentum)
+    (NMFNetworkClassifier, dict(batch_size=100, momentum=0.5, momentum_epochs=3)),
     (BackpropClassifier, dict(batch_size=50, alpha=1e-3)),
 ]
 
@@ -203,6 +205,7 @@ def test_checkpoint_of_other_parameters_or_data_is_refused(tmp_path, data):
 
 ALL = [
     (NMFNetworkClassifier, dict(batch_size=100, average=0.5)),
+    (NMFNetworkClassifier, dict(batch_size=100, momentum=0.5, momentum_epochs=None)),
     (NMFNetworkRegressor, dict(batch_size=100, alpha_W=1e-2, alpha_Z=1e-2)),
     (BackpropClassifier, dict(batch_size=50)),
     (BackpropRegressor, dict(batch_size=50)),

@@ -64,6 +64,9 @@ def no_data(monkeypatch):
         (["train", "--average", "1"], "--average", r"in \[0, 1\)"),
         (["train", "--alpha-W=-1e-3"], "--alpha-W", r"in \[0, inf\)"),
         (["train", "--alpha-W", "big"], "--alpha-W", "expected a number, got 'big'"),
+        (["train", "--momentum", "1"], "--momentum", r"in \[0, 1\), got '1'"),
+        (["train", "--momentum-epochs", "-1"], "--momentum-epochs", ">= 0"),
+        (["train", "--momentum-epochs", "all"], "--momentum-epochs", "expected an integer"),
         (["train", "--alpha-Z", "nan"], "--alpha-Z", r"in \[0, inf\)"),
         (["train", "--rank-tol", "2"], "--rank-tol", r"in \[0, 1\]"),
         (["train", "--dtype", "float16"], "--dtype", "invalid choice"),
@@ -124,6 +127,17 @@ def test_alpha_W_takes_auto_or_a_number():
     assert parser.parse_args(["train"]).alpha_W == "auto"
     assert parser.parse_args(["train", "--alpha-W", "AUTO"]).alpha_W == "auto"
     assert parser.parse_args(["train", "--alpha-W", "3e-2"]).alpha_W == 0.03
+
+
+def test_momentum_takes_auto_or_a_number_and_its_epochs_none_or_an_int():
+    """--momentum: "auto" (the default) or μ; --momentum-epochs: 2 (the default), an int, or
+    "none" (every epoch)."""
+    parser = build_parser()
+    args = parser.parse_args(["train"])
+    assert (args.momentum, args.momentum_epochs) == ("auto", 2)
+    args = parser.parse_args(["train", "--momentum", "0.5", "--momentum-epochs", "NONE"])
+    assert (args.momentum, args.momentum_epochs) == (0.5, None)
+    assert parser.parse_args(["train", "--momentum-epochs", "0"]).momentum_epochs == 0
 
 
 def test_every_option_documented_with_its_default():

@@ -45,6 +45,10 @@ AUTO_DEEP_ALPHA_W = 3e-2
 #: λ_W of ``alpha_W="auto"`` otherwise: the papers' MNIST setting.
 AUTO_ALPHA_W = 1e-3
 
+#: μ of ``momentum="auto"`` (with at least :data:`AUTO_MIN_BATCHES` mini-batches per epoch; 0
+#: otherwise), for the first ``momentum_epochs`` epochs (docs/mnist.md, "Sixth round").
+AUTO_MOMENTUM = 0.7
+
 #: The parameters of the trainers without backpropagation, in signature order (docstrings).
 _NMF_PARAMETERS = """\
     hidden_layer_sizes : sequence of int, default=(100,)
@@ -103,6 +107,16 @@ _NMF_PARAMETERS = """\
         over-relax.  "auto": 1.8 when an epoch has at least 4 mini-batches, 1 otherwise.
         docs/mnist.md measures the three "auto" choices together on MNIST and
         Fashion-MNIST.
+    momentum : float in [0, 1) or "auto", default="auto"
+        μ of a heavy-ball term on the hidden layers' weights across mini-batches: after every
+        mini-batch ``W̃_i ← W̃_i + ω (W̃_i^{new} − W̃_i) + μ (W̃_i − W̃_i^{prev})``, where
+        ``W̃_i^{prev}`` are the weights before the previous mini-batch (the output layer keeps
+        its solve).  It speeds up the first epochs: on MNIST the test error after epoch 2
+        falls from 2.1–2.4 % to 1.7–1.8 %.  Kept on for all epochs it fits the training set
+        too fast and the test error rises again, hence ``momentum_epochs``.  "auto": 0.7 when
+        an epoch has at least 4 mini-batches, 0 otherwise (docs/mnist.md, "Sixth round").
+    momentum_epochs : int or None, default=2
+        The momentum acts in epochs 1 … ``momentum_epochs`` only (None: in every epoch).
     refit_output : bool, default=True
         After every epoch, refit the output layer by ridge least squares on the network's
         features of all training samples (:func:`nmfdnn.training.refit_output_layer`): the
@@ -143,6 +157,8 @@ class _BaseNMFNetwork(BaseNetwork):
         "ae_iter": [Interval(numbers.Integral, 0, None, closed="left")],
         "average": [Interval(numbers.Real, 0, 1, closed="left"), StrOptions({"auto"})],
         "omega": [Interval(numbers.Real, 0, 2, closed="neither"), StrOptions({"auto"})],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="left"), StrOptions({"auto"})],
+        "momentum_epochs": [Interval(numbers.Integral, 0, None, closed="left"), None],
         "refit_output": ["boolean"],
         "step_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "rcond": [Interval(numbers.Real, 0, 1, closed="neither"), StrOptions({"auto"})],
@@ -165,6 +181,8 @@ class _BaseNMFNetwork(BaseNetwork):
         ae_iter=5,
         average="auto",
         omega="auto",
+        momentum="auto",
+        momentum_epochs=2,
         refit_output=True,
         step_decay=0.0,
         rcond="auto",
@@ -196,6 +214,8 @@ class _BaseNMFNetwork(BaseNetwork):
         self.ae_iter = ae_iter
         self.average = average
         self.omega = omega
+        self.momentum = momentum
+        self.momentum_epochs = momentum_epochs
         self.refit_output = refit_output
         self.step_decay = step_decay
         self.rcond = rcond
@@ -214,12 +234,13 @@ class _BaseNMFNetwork(BaseNetwork):
         self.resume = resume
 
     def _auto_settings(self, n_samples, batch_size, n_hidden):
-        """``(init, omega, average, alpha_W)`` with the "auto" values resolved.
+        """``(init, omega, average, alpha_W, momentum)`` with the "auto" values resolved.
 
         With at least :data:`AUTO_MIN_BATCHES` mini-batches per epoch (either method): the
-        autoencoder initialization, ω = 1.8 and β = 0.9 (docs/mnist.md), and
-        λ_W = :data:`AUTO_DEEP_ALPHA_W` from :data:`AUTO_DEEP_LAYERS` hidden layers (10⁻³
-        below); otherwise random weights, ω = 1, β = 0 and λ_W = 10⁻³.
+        autoencoder initialization, ω = 1.8, β = 0.9 and μ = :data:`AUTO_MOMENTUM`
+        (docs/mnist.md), and λ_W = :data:`AUTO_DEEP_ALPHA_W` from :data:`AUTO_DEEP_LAYERS`
+        hidden layers (10⁻³ below); otherwise random weights, ω = 1, β = 0, μ = 0 and
+        λ_W = 10⁻³.
         """
         many = -(-int(n_samples) // int(batch_size)) >= AUTO_MIN_BATCHES
         init = self.init if self.init != "auto" else ("autoencoder" if many else "random")
@@ -228,7 +249,9 @@ class _BaseNMFNetwork(BaseNetwork):
         deep = many and n_hidden >= AUTO_DEEP_LAYERS
         alpha_w = (float(self.alpha_W) if self.alpha_W != "auto"
                    else (AUTO_DEEP_ALPHA_W if deep else AUTO_ALPHA_W))
-        return init, omega, average, alpha_w
+        momentum = (float(self.momentum) if self.momentum != "auto"
+                    else (AUTO_MOMENTUM if many else 0.0))
+        return init, omega, average, alpha_w, momentum
 
     def _train(self, Xc, Y, sizes, *, batch_size, rng, score, callback, xp, device, dtype,
                comm=None, partition=None, state=None, on_epoch=None, max_epochs=None):
@@ -240,7 +263,8 @@ class _BaseNMFNetwork(BaseNetwork):
         inputs = prepare_inputs(Xc, float(self.rank_tol), check_input=False, reduce=comm, xp=xp)
         self.rank_ = inputs.rank
         n_total = Xc.shape[1] if partition is None else partition.n_total
-        init, omega, average, alpha_w = self._auto_settings(n_total, batch_size, len(sizes) - 2)
+        init, omega, average, alpha_w, momentum = self._auto_settings(n_total, batch_size,
+                                                                      len(sizes) - 2)
         lam_w = alpha_w if self.method == "bias-reg" else 0.0
         if state is not None:
             W = state.W
@@ -256,7 +280,8 @@ class _BaseNMFNetwork(BaseNetwork):
                       max_epochs=self.max_epochs if max_epochs is None else max_epochs,
                       inner_iter=self.inner_iter, tau=float(self.rank_tol), rng=rng,
                       inputs=inputs, score=score, callback=callback,
-                      average=average, relax=relax, omega=omega,
+                      average=average, relax=relax, omega=omega, momentum=momentum,
+                      momentum_epochs=self.momentum_epochs,
                       refit_output=bool(self.refit_output), check_input=False, comm=comm,
                       partition=partition, state=state, on_epoch=on_epoch, xp=xp)
         if self.method == "bias-reg":
@@ -275,14 +300,20 @@ class _BaseNMFNetwork(BaseNetwork):
         arrays = {f"W_{i}": to_numpy(Wi) for i, Wi in enumerate(state.W)}
         if state.W_avg is not None:
             arrays.update({f"W_avg_{i}": to_numpy(Wi) for i, Wi in enumerate(state.W_avg)})
-        return arrays, {"n_layers": len(state.W), "has_avg": state.W_avg is not None}
+        if state.W_prev is not None:
+            arrays.update({f"W_prev_{i}": to_numpy(Wi) for i, Wi in enumerate(state.W_prev)})
+        return arrays, {"n_layers": len(state.W), "has_avg": state.W_avg is not None,
+                        "has_prev": state.W_prev is not None}
 
     def _unpack_state(self, arrays, meta, history, *, xp, device):
         n = meta["n_layers"]
         W = [xp.asarray(arrays[f"W_{i}"], device=device) for i in range(n)]
         W_avg = ([xp.asarray(arrays[f"W_avg_{i}"], device=device) for i in range(n)]
                  if meta["has_avg"] else None)
-        return LoopState(epoch=int(meta["epoch"]), W=W, W_avg=W_avg, history=history)
+        W_prev = ([xp.asarray(arrays[f"W_prev_{i}"], device=device) for i in range(n)]
+                  if meta.get("has_prev", False) else None)
+        return LoopState(epoch=int(meta["epoch"]), W=W, W_avg=W_avg, history=history,
+                         W_prev=W_prev)
 
     def _state_widths(self, state):
         bias = self.method == "bias-reg" and bool(self.bias)
