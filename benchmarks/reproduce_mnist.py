@@ -16,7 +16,10 @@ training parameter at the library's default (the options below that set them are
 which is what the table of docs/mnist.md reports as "defaults".  Without it, the options'
 defaults are the papers' settings (random weights, λ = (10⁻³, 10⁻⁵), s = 5000), except
 ``--omega`` and ``--average``: not given, they are the estimator's "auto" (ω = 1.8, β = 0.9 on
-MNIST); ``--omega 1 --average 0`` turns the levers off.
+MNIST); ``--omega 1 --average 0`` turns the levers off; likewise ``--momentum`` (μ = 0.7 for
+the first 2 epochs on MNIST; ``--momentum 0`` turns it off).  ``--params JSON`` sets any other
+estimator parameter, with or without ``--defaults`` (e.g. ``--defaults --params
+'{"ae_iter": 2}'``: the defaults except that one).
 
 Each run prints the test error after every epoch, the final test/train error and the wall time of
 ``fit`` (training only; the per-epoch test evaluation is included, it is a few % of an epoch),
@@ -29,6 +32,7 @@ same backend, dtype and epochs).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -71,18 +75,20 @@ def machine():
 
 def run_one(data, hidden, args, method, **extra):
     X, y, Xt, yt = data
+    params = json.loads(args.params) if args.params else {}
     if args.defaults:
-        extra = {}
+        extra = dict(params)
         clf = NMFNetworkClassifier(hidden, method=method, max_epochs=args.epochs,
                                    backend=args.backend, device=args.device, dtype=args.dtype,
-                                   random_state=args.seed)
+                                   random_state=args.seed, **params)
     else:
         clf = NMFNetworkClassifier(
             hidden, method=method, batch_size=args.batch_size, max_epochs=args.epochs,
             inner_iter=args.inner_iter, alpha_W=args.alpha_W, alpha_Z=args.alpha_Z,
             rank_tol=args.rank_tol, init=args.init, backend=args.backend, device=args.device,
-            dtype=args.dtype, random_state=args.seed, **extra,
+            dtype=args.dtype, random_state=args.seed, **{**extra, **params},
         )
+        extra = {**extra, **params}
     load_before = os.getloadavg()[0]
     t = time.perf_counter()
     clf.fit(X, y, X_val=Xt, y_val=yt)
@@ -124,6 +130,13 @@ def main(argv=None):
                    help="weight EMA β in [0, 1) (default: the estimator's 'auto')")
     p.add_argument("--omega", type=float, default=None,
                    help="hidden layers' step ω in (0, 2) (default: the estimator's 'auto')")
+    p.add_argument("--momentum", type=float, default=None,
+                   help="hidden layers' heavy-ball μ in [0, 1) (default: the estimator's "
+                        "'auto')")
+    p.add_argument("--momentum-epochs", type=int, default=None,
+                   help="epochs with momentum (default: the estimator's, 2)")
+    p.add_argument("--params", default=None,
+                   help="JSON object of further estimator parameters (also with --defaults)")
     p.add_argument("--refit-output", dest="refit_output", action="store_true", default=True,
                    help="refit the output layer on all training samples at the end (default)")
     p.add_argument("--no-refit-output", dest="refit_output", action="store_false",
@@ -151,6 +164,10 @@ def main(argv=None):
         extra["step_decay"] = args.step_decay
     if args.omega is not None:
         extra["omega"] = args.omega
+    if args.momentum is not None:
+        extra["momentum"] = args.momentum
+    if args.momentum_epochs is not None:
+        extra["momentum_epochs"] = args.momentum_epochs
     extra["refit_output"] = args.refit_output
     for arch in archs:
         hidden = tuple(int(h) for h in arch.split(","))
