@@ -100,7 +100,7 @@ class LoopState:
         The records so far.
     W_prev : list of arrays or None, default=None
         The raw weights before the last mini-batch of that epoch (the heavy-ball term of
-        ``momentum``; None before the first mini-batch).
+        ``momentum``; None before the first mini-batch and in epochs without momentum).
     """
 
     epoch: int
@@ -276,7 +276,7 @@ def run_epochs(step, W, Y, inputs, *, batch_size, max_epochs, rng, score=None, c
             if mu and W_prev is not None:  # heavy ball on the hidden layers
                 W_new = [Wn + mu * (Wo - Wp) for Wn, Wo, Wp in
                          zip(W_new[:-1], W[:-1], W_prev[:-1])] + [W_new[-1]]
-            W_prev, W = W, W_new
+            W_prev, W = (W if mu else None), W_new  # kept only while the momentum acts
             if average:
                 n_averaged += 1
                 beta = average_weight(average, n_averaged)
