@@ -89,6 +89,17 @@ def check_nonnegative_scalar(value, name):
     return float(value)
 
 
+def check_real_in(value, name, low, high, *, low_open=False, high_open=False):
+    """A real ``value`` (not a bool) in the interval from ``low`` to ``high`` (open ends as
+    given): step sizes, the momentum."""
+    real = not isinstance(value, bool) and isinstance(value, numbers.Real)
+    if not (real and (value > low if low_open else value >= low)
+            and (value < high if high_open else value <= high)):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
 def check_positive_int(value, name, *, minimum=1, maximum=None):
     """An int in ``[minimum, maximum]`` (ranks, iteration counts)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -347,10 +347,9 @@ def test_weight_average_and_relaxation(problem, rng):
         problem.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_omega_relaxes_hidden_layers_only(problem, rng):
-    """omega=ω: W_i ← W_i + ω (W_i^new − W_i) for the hidden layers after every mini-batch; the
-    output layer keeps its solve (checked against a loop over the plain step)."""
-    _light_on_jax(problem)
+def _three_layer_run(problem, rng):
+    """Targets, low-rank input, initial weights ([4, 6, 5, 2]) and the plain mini-batch step of
+    a 120-sample toy: what the tests of the loop's updates compare against a hand loop."""
     xp = problem.xp
     X, Y, _ = _toy(problem, rng, m=120)
     inputs = prepare_inputs(X, 0.0, xp=xp)
@@ -360,6 +359,15 @@ def test_omega_relaxes_hidden_layers_only(problem, rng):
     def step(W, VJ, YJ):
         return bias_reg_minibatch_step(W, VJ, YJ, inputs, lam_w=1e-2, lam_z=1e-3, xp=xp)
 
+    return Y, inputs, W0, step
+
+
+def test_omega_relaxes_hidden_layers_only(problem, rng):
+    """omega=ω: W_i ← W_i + ω (W_i^new − W_i) for the hidden layers after every mini-batch; the
+    output layer keeps its solve (checked against a loop over the plain step)."""
+    _light_on_jax(problem)
+    xp = problem.xp
+    Y, inputs, W0, step = _three_layer_run(problem, rng)
     W_run, _ = run_epochs(step, W0, Y, inputs, batch_size=60, max_epochs=2,
                           rng=np.random.default_rng(5), omega=1.5, xp=xp)
     perm_rng = np.random.default_rng(5)
@@ -381,14 +389,7 @@ def test_momentum_is_a_heavy_ball_on_the_hidden_layers(problem, rng):
     step)."""
     _light_on_jax(problem)
     xp = problem.xp
-    X, Y, _ = _toy(problem, rng, m=120)
-    inputs = prepare_inputs(X, 0.0, xp=xp)
-    W0 = random_weights([4, 6, 5, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
-                        device=problem.device, dtype=problem.dtype)
-
-    def step(W, VJ, YJ):
-        return bias_reg_minibatch_step(W, VJ, YJ, inputs, lam_w=1e-2, lam_z=1e-3, xp=xp)
-
+    Y, inputs, W0, step = _three_layer_run(problem, rng)
     W_run, _ = run_epochs(step, W0, Y, inputs, batch_size=40, max_epochs=3,
                           rng=np.random.default_rng(5), omega=1.5, momentum=0.6,
                           momentum_epochs=2, xp=xp)
@@ -411,29 +412,20 @@ def test_momentum_is_a_heavy_ball_on_the_hidden_layers(problem, rng):
     assert not np.allclose(to_numpy(W_plain[0]), to_numpy(W_run[0]), rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.parametrize("momentum, epochs, error", [
-    (1.0, None, ValueError), (-0.1, None, ValueError), ("0.5", None, ValueError),
-    (True, None, ValueError), (0.5, -1, ValueError), (0.5, 1.5, TypeError),
+@pytest.mark.parametrize("kw, error, name", [
+    *[(dict(omega=w), ValueError, "omega") for w in (0.0, 2.0, -1.0, "1.5", True)],
+    *[(dict(momentum=mu), ValueError, "momentum") for mu in (1.0, -0.1, "0.5", True)],
+    (dict(momentum=0.5, momentum_epochs=-1), ValueError, "momentum_epochs"),
+    (dict(momentum=0.5, momentum_epochs=1.5), TypeError, "momentum_epochs"),
 ])
-def test_bad_momentum(problem, rng, momentum, epochs, error):
+def test_bad_omega_or_momentum(problem, rng, kw, error, name):
     xp = problem.xp
     X, Y, _ = _toy(problem, rng, m=40)
     W0 = random_weights([4, 3, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
                         device=problem.device, dtype=problem.dtype)
-    with pytest.raises(error, match="momentum"):
+    with pytest.raises(error, match=f"^{name} must"):
         train_bias_reg(X, Y, W0, batch_size=20, max_epochs=1, rng=np.random.default_rng(0),
-                       momentum=momentum, momentum_epochs=epochs, xp=xp)
-
-
-@pytest.mark.parametrize("omega", [0.0, 2.0, -1.0, "1.5", True])
-def test_bad_omega(problem, rng, omega):
-    xp = problem.xp
-    X, Y, _ = _toy(problem, rng, m=40)
-    W0 = random_weights([4, 3, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
-                        device=problem.device, dtype=problem.dtype)
-    with pytest.raises(ValueError, match="omega"):
-        train_bias_reg(X, Y, W0, batch_size=20, max_epochs=1, rng=np.random.default_rng(0),
-                       omega=omega, xp=xp)
+                       xp=xp, **kw)
 
 
 @pytest.mark.parametrize("bias", [True, False])

@@ -33,6 +33,7 @@ from nmfdnn._validation import (
     check_matrix,
     check_nonnegative_scalar,
     check_positive_int,
+    check_real_in,
     check_same_columns,
 )
 from nmfdnn.distributed import as_communicator, collective_errors
@@ -46,7 +47,6 @@ __all__ = [
     "average_weight",
     "batch_bounds",
     "check_network_shapes",
-    "check_momentum",
     "check_omega",
     "check_training_args",
     "distributed_setup",
@@ -468,7 +468,7 @@ def setup_run(X, Y, W, *, batch_size, max_epochs, inner_iter, tau, omega, bias, 
     inputs : LowRankInput or None
     xp : namespace
     momentum : float, default=0.0
-        In [0, 1) (:func:`check_momentum`).
+        In [0, 1).
     momentum_epochs : int or None, default=None
         None or an int ≥ 0.
 
@@ -485,35 +485,13 @@ def setup_run(X, Y, W, *, batch_size, max_epochs, inner_iter, tau, omega, bias, 
         omega = check_training_args(X, Y, batch_size, max_epochs, inner_iter, tau, omega,
                                     check_input=check_input,
                                     n_total=None if comm is None else partition.n_total, xp=xp)
-        momentum = check_momentum(momentum)
+        momentum = check_real_in(momentum, "momentum", 0, 1, high_open=True)
         if momentum_epochs is not None:
             check_positive_int(momentum_epochs, "momentum_epochs", minimum=0)
         check_network_shapes(X, Y, W, bias=bias)
     if inputs is None:
         inputs = prepare_inputs(X, tau, check_input=False, reduce=comm, xp=xp)
     return omega, momentum, comm, partition, inputs
-
-
-def check_momentum(momentum):
-    """μ of the heavy-ball term: a real in [0, 1).
-
-    Parameters
-    ----------
-    momentum : float
-
-    Returns
-    -------
-    float
-
-    Raises
-    ------
-    ValueError
-        If ``momentum`` is not a real number in [0, 1).
-    """
-    if (isinstance(momentum, bool) or not isinstance(momentum, (int, float))
-            or not 0 <= momentum < 1):
-        raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
-    return float(momentum)
 
 
 def check_omega(omega):
@@ -532,9 +510,7 @@ def check_omega(omega):
     ValueError
         If ``omega`` is not a real number in (0, 2).
     """
-    if isinstance(omega, bool) or not isinstance(omega, (int, float)) or not 0 < omega < 2:
-        raise ValueError(f"omega must be a number in (0, 2), got {omega!r}")
-    return float(omega)
+    return check_real_in(omega, "omega", 0, 2, low_open=True, high_open=True)
 
 
 def _check_weights(W, sizes, bias):
