@@ -76,19 +76,18 @@ def machine():
 def run_one(data, hidden, args, method, **extra):
     X, y, Xt, yt = data
     params = json.loads(args.params) if args.params else {}
+    extra = dict(params) if args.defaults else {**extra, **params}  # what the line records
     if args.defaults:
-        extra = dict(params)
         clf = NMFNetworkClassifier(hidden, method=method, max_epochs=args.epochs,
                                    backend=args.backend, device=args.device, dtype=args.dtype,
-                                   random_state=args.seed, **params)
+                                   random_state=args.seed, **extra)
     else:
         clf = NMFNetworkClassifier(
             hidden, method=method, batch_size=args.batch_size, max_epochs=args.epochs,
             inner_iter=args.inner_iter, alpha_W=args.alpha_W, alpha_Z=args.alpha_Z,
             rank_tol=args.rank_tol, init=args.init, backend=args.backend, device=args.device,
-            dtype=args.dtype, random_state=args.seed, **{**extra, **params},
+            dtype=args.dtype, random_state=args.seed, **extra,
         )
-        extra = {**extra, **params}
     load_before = os.getloadavg()[0]
     t = time.perf_counter()
     clf.fit(X, y, X_val=Xt, y_val=yt)

@@ -37,11 +37,19 @@ from nmfdnn.estimators import NMFNetworkClassifier
 LAMS = (1e-3, 1e-2, 1e-1, 3e-1, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
-def hidden_features(clf, X):
-    """Last hidden layer of the fitted network (rows = samples), float64 on the host."""
+def layer_inputs(clf, X):
+    """Every layer's input of the fitted network (rows = samples), float64 on the host: ``X``,
+    then each hidden layer's output."""
     H = np.asarray(X, dtype=np.float64)
+    yield H
     for coef, b in zip(clf.coefs_[:-1], clf.intercepts_[:-1]):
         H = np.maximum(H @ np.asarray(coef, np.float64) + np.asarray(b, np.float64), 0.0)
+        yield H
+
+
+def hidden_features(clf, X):
+    """Last hidden layer of the fitted network (rows = samples), float64 on the host."""
+    *_, H = layer_inputs(clf, X)
     return H
 
 
@@ -61,16 +69,13 @@ def ridge_path(H, Y, lams):
 def layer_scales(clf, X, n=5000):
     """Per layer: mean square of the input, its centred Gram's eigenvalues, ``‖W_i‖²``."""
     rows = []
-    H = np.asarray(X[:n], dtype=np.float64)
-    for coef, b in zip(clf.coefs_, clf.intercepts_):
+    for H, coef in zip(layer_inputs(clf, X[:n]), clf.coefs_):
         Hc = H - H.mean(axis=0)
         ev = np.linalg.eigvalsh(Hc.T @ Hc)
         ev = ev[ev > 1e-9 * ev[-1]]
-        W = np.asarray(coef, np.float64)
         rows.append(dict(mean_sq=float(np.mean(H ** 2)), eig_median=float(np.median(ev)),
                          eig_q10=float(np.quantile(ev, 0.1)), eig_max=float(ev[-1]),
-                         n_eig=int(ev.size), w_sq=float(np.sum(W ** 2))))
-        H = np.maximum(H @ W + np.asarray(b, np.float64), 0.0)
+                         n_eig=int(ev.size), w_sq=float(np.sum(np.asarray(coef, np.float64) ** 2))))
     return rows
 
 

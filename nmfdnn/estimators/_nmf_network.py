@@ -49,6 +49,10 @@ AUTO_ALPHA_W = 1e-3
 #: otherwise), for the first ``momentum_epochs`` epochs (docs/mnist.md, "Sixth round").
 AUTO_MOMENTUM = 0.7
 
+#: The weight lists of a :class:`~nmfdnn.training.LoopState` that a checkpoint holds (the
+#: raw weights, their average, the weights before the last mini-batch; the last two may be None).
+_STATE_LISTS = ("W", "W_avg", "W_prev")
+
 #: The parameters of the trainers without backpropagation, in signature order (docstrings).
 _NMF_PARAMETERS = """\
     hidden_layer_sizes : sequence of int, default=(100,)
@@ -301,23 +305,16 @@ class _BaseNMFNetwork(BaseNetwork):
         return 1e-3 if float(xp.finfo(dtype).eps) > 1e-10 else None
 
     def _pack_state(self, state):
-        arrays = {f"W_{i}": to_numpy(Wi) for i, Wi in enumerate(state.W)}
-        if state.W_avg is not None:
-            arrays.update({f"W_avg_{i}": to_numpy(Wi) for i, Wi in enumerate(state.W_avg)})
-        if state.W_prev is not None:
-            arrays.update({f"W_prev_{i}": to_numpy(Wi) for i, Wi in enumerate(state.W_prev)})
-        return arrays, {"n_layers": len(state.W), "has_avg": state.W_avg is not None,
-                        "has_prev": state.W_prev is not None}
+        arrays = {f"{name}_{i}": to_numpy(Wi) for name in _STATE_LISTS
+                  for i, Wi in enumerate(getattr(state, name) or [])}
+        return arrays, {"n_layers": len(state.W)}
 
     def _unpack_state(self, arrays, meta, history, *, xp, device):
         n = meta["n_layers"]
-        W = [xp.asarray(arrays[f"W_{i}"], device=device) for i in range(n)]
-        W_avg = ([xp.asarray(arrays[f"W_avg_{i}"], device=device) for i in range(n)]
-                 if meta["has_avg"] else None)
-        W_prev = ([xp.asarray(arrays[f"W_prev_{i}"], device=device) for i in range(n)]
-                  if meta.get("has_prev", False) else None)
-        return LoopState(epoch=int(meta["epoch"]), W=W, W_avg=W_avg, history=history,
-                         W_prev=W_prev)
+        lists = {name: ([xp.asarray(arrays[f"{name}_{i}"], device=device) for i in range(n)]
+                        if f"{name}_0" in arrays else None)
+                 for name in _STATE_LISTS}  # the average and W_prev may be absent
+        return LoopState(epoch=int(meta["epoch"]), history=history, **lists)
 
     def _state_widths(self, state):
         bias = self.method == "bias-reg" and bool(self.bias)
