@@ -1,12 +1,13 @@
 """Time the autoencoder initialization (ALGORITHMS.md §3) alone on MNIST — opt-in, not in CI.
 
     python benchmarks/time_autoencoder.py --data DIR                      # [1000, 500], seed 0
-    python benchmarks/time_autoencoder.py --data DIR --nmf-iter 10 --seed 3
+    python benchmarks/time_autoencoder.py --data DIR --samples 5000 --nmf-iter 3 --seed 3
 
 Builds the low-rank input of all training images (§1.5, τ = 4·10⁻², not timed), then times
-``nmfdnn.training.autoencoder_init`` (5000 samples, 5 iterations, λ_W = 10⁻³, bias) and prints
-its seconds and the test error of the initial network (hidden layers from the autoencoder,
-output layer fitted by least squares, no training), with the load average of the machine.
+``nmfdnn.training.autoencoder_init`` (its defaults: 2000 samples, 5 iterations of 2 NMF
+steps; λ_W = 10⁻³, bias) and prints its seconds and the test error of the initial network
+(hidden layers from the autoencoder, output layer fitted by least squares, no training), with
+the load average of the machine.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ def main(argv=None):
     p.add_argument("--data", default=None, help="directory with mnist/ (default: NMFDNN_DATA)")
     p.add_argument("--kind", default="mnist", choices=["mnist", "fashion"])
     p.add_argument("--arch", default="1000,500")
-    p.add_argument("--nmf-iter", type=int, default=3)
+    p.add_argument("--nmf-iter", type=int, default=2)
     p.add_argument("--ae-iter", type=int, default=5)
-    p.add_argument("--samples", type=int, default=5000)
+    p.add_argument("--samples", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     X, y, Xt, yt = load_mnist(args.data, kind=args.kind)

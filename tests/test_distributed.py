@@ -121,6 +121,10 @@ def _serial(name):
 def test_two_ranks_fit_the_one_process_model(fitted, name):
     ref = _serial(name)
     m = worker.data()[0].shape[0]
+    # float64 rounding of the per-column products differs with the number of columns; the
+    # original scheme's pseudo-inverses (no ridge) amplify it most: ≈ 2·10⁻⁹ after its two
+    # epochs, since its output layer's V-step forms (UᵀU)⁻V through Uᵀ(UV) (semi_nmf_step)
+    tol = 1e-8 if name == "original" else 1e-10
     for r in range(2):
         for key, value in ref.items():
             got = fitted[r][f"{name}/{key}"]
@@ -128,7 +132,7 @@ def test_two_ranks_fit_the_one_process_model(fitted, name):
                 lo, hi = worker.bounds(m, r)
                 value = value[lo:hi]
             scale = max(np.linalg.norm(value), 1e-300)
-            assert np.linalg.norm(got - value) / scale < 1e-10, (name, key, r)
+            assert np.linalg.norm(got - value) / scale < tol, (name, key, r)
 
 
 @needs_mpi

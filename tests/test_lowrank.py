@@ -127,9 +127,10 @@ def test_zero_input_is_an_error():
         lowrank_approximation(np.zeros((4, 10)))
 
 
-def test_large_values_do_not_overflow(problem, rng):
+@pytest.mark.parametrize("sign", [1.0, -1.0])  # −1: max|X| is the magnitude of the minimum
+def test_large_values_do_not_overflow(problem, rng, sign):
     """X Xᵀ of float32 data near 1e20 would overflow; the decomposition scales X first."""
-    X = rng.random((8, 3)) @ rng.random((3, 50))
+    X = sign * rng.random((8, 3)) @ rng.random((3, 50))
     big = 1e20 if problem.name == "float32" else 1e200
     lr = lowrank_approximation(problem.dev(X * big), tau=1e-3, xp=problem.xp)
     assert lr.rank == 3

@@ -37,9 +37,10 @@ def test_u_step_is_the_ridge_least_squares_solution(problem, rng, tol, bias, lam
 
 
 @pytest.mark.parametrize("bias", [False, True])
-def test_v_step_matches_the_multiplicative_rule(problem, rng, tol, bias):
+@pytest.mark.parametrize("k,n", [(8, 4), (2, 8)])  # (2, 8): (UᵀŨ)⁻Ṽ through Uᵀ(ŨṼ)
+def test_v_step_matches_the_multiplicative_rule(problem, rng, tol, bias, k, n):
     # the V update written out in float64 NumPy, on the U the step itself produced
-    A, _, V = _data(rng)
+    A, _, V = _data(rng, k=k, n=n)
     V0 = rng.random(V.shape) + 0.1
     U0 = np.zeros((A.shape[0], V.shape[0] + bias))
     lam_v = 0.2

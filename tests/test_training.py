@@ -9,6 +9,7 @@ import pytest
 import nmfdnn
 from nmfdnn import NumericalError, to_numpy
 from nmfdnn._array_api import maybe_jit
+from nmfdnn._linalg import CholeskyJitterWarning
 from nmfdnn.training import (
     autoencoder_init,
     batch_bounds,
@@ -312,6 +313,23 @@ def test_autoencoder_init(problem, rng, bias):
     fit_ours = np.linalg.norm(Yh - Wh[-1] @ Zt)
     fit_ref = np.linalg.norm(Yh - ref @ Zt)
     assert fit_ours <= fit_ref * 1.05 + 1e-3
+
+
+def test_autoencoder_encoder_solves_need_no_jitter(problem, rng):
+    """Hidden features with a large mean and fewer directions than units (a rank-5 input, 60
+    units): the encoder's ridge solves, formed around the mean in float64 for float32 data
+    (``nonlinear_u_step``), are positive definite at λ_W = 10⁻³.  Formed as is in float32 the
+    Gram matrix lost λ_W to rounding and needed a jitter in every iteration; on
+    Fashion-MNIST with 2000 samples that degraded the initial network (docs/mnist.md)."""
+    _light_on_jax(problem)
+    X = problem.dev(10.0 + rng.random((30, 5)) @ rng.random((5, 400)))
+    Y = problem.dev(np.eye(3)[rng.integers(0, 3, 400)].T)
+    inputs = prepare_inputs(X, 1e-3, xp=problem.xp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CholeskyJitterWarning)
+        W = autoencoder_init(inputs, Y, [30, 60, 40, 3], bias=True, lam_w=1e-3, n_samples=400,
+                             rng=np.random.default_rng(1), xp=problem.xp)
+    assert all(np.isfinite(to_numpy(Wi)).all() for Wi in W)
 
 
 def test_weight_average_and_relaxation(problem, rng):

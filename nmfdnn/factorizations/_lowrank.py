@@ -134,13 +134,15 @@ def lowrank_approximation(X, *, tau=4e-2, max_rank=None, check_input=True, reduc
     if max_rank is not None:
         check_positive_int(max_rank, "max_rank", minimum=1, maximum=min(n0, m))
     # work on X / max|X|: X Xᵀ cannot overflow, and the factors are the same (σ scaled back)
+    # max|X| as max(max X, −min X): two reductions, no |X| temporary of X's size
+    top = xp.maximum(xp.max(X), -xp.min(X))
     if reduce is None:
-        scale = float(xp.max(xp.abs(X)))  # host decisions, once per run: the scale and the rank
+        scale = float(top)  # host decisions, once per run: the scale and the rank
     else:
-        scale = float(reduce(xp.max(xp.abs(X)), op="max"))
+        scale = float(reduce(top, op="max"))
     if not scale > 0:
         raise ValueError("X is numerically zero: no singular value to keep")
-    Xs = X / scale
+    Xs = X if scale == 1.0 else X / scale  # pixels in [0, 1]: no copy
     if reduce is not None or n0 <= m:
         G = Xs @ Xs.T
         w, Q = xp.linalg.eigh(G if reduce is None else reduce(G))  # ascending

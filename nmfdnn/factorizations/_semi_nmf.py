@@ -13,6 +13,7 @@ from nmfdnn._ops import (
     has_bias,
     neg,
     pos,
+    relu,
     split_bias,
     sq_norm,
 )
@@ -120,8 +121,13 @@ def semi_nmf_step(A, U, V, *, lam_u=0.0, lam_v=0.0, eps=None, rcond=None, bias=N
     Un, _ = split_bias(U, n, bias=bias, xp=xp)
     UtA = Un.T @ A
     UtU = Un.T @ U  # (n, n[+1]): UᵀŨ
-    numer = pos(UtA, xp=xp) + affine(neg(UtU, xp=xp), V, bias=bias, xp=xp)
-    denom = neg(UtA, xp=xp) + affine(pos(UtU, xp=xp), V, bias=bias, xp=xp) + eps
+    PV = affine(pos(UtU, xp=xp), V, bias=bias, xp=xp)  # (UᵀŨ)⁺Ṽ
+    if 2 * A.shape[0] < n:  # few rows (a network's output layer): (UᵀŨ)⁻Ṽ = (UᵀŨ)⁺Ṽ − Uᵀ(ŨṼ)
+        NV = relu(PV - Un.T @ affine(U, V, bias=bias, xp=xp), xp=xp)  # two thin products
+    else:
+        NV = affine(neg(UtU, xp=xp), V, bias=bias, xp=xp)
+    numer = pos(UtA, xp=xp) + NV
+    denom = neg(UtA, xp=xp) + PV + eps
     if lam_v:
         denom = denom + lam_v * V
     V = V * xp.sqrt(numer / denom)

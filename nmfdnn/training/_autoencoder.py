@@ -17,7 +17,7 @@ from nmfdnn._ops import (
     pos,
     relu,
 )
-from nmfdnn.factorizations import nmf_step, reduced_first_layer_step
+from nmfdnn.factorizations import nmf_step, nonlinear_u_step, reduced_first_layer_step
 from nmfdnn.training._layers import random_weights, reduce_first_layer
 
 __all__ = ["autoencoder_init", "output_layer_lstsq"]
@@ -99,8 +99,8 @@ def _semi_nmf_code_steps(A, Z, n_steps, *, reduce=None, xp):
     return Z
 
 
-def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_ae=5,
-                     nmf_iter=3, inner_iter=1, rng, comm=None, partition=None, xp):
+def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=2000, iter_ae=5,
+                     nmf_iter=2, inner_iter=1, rng, comm=None, partition=None, xp):
     """Initial weights from the NMF stacked autoencoder (ALGORITHMS.md §3).
 
     On ``s_ae`` random samples, for ``i = 1 … d−1`` with ``Z_0 = X``:
@@ -126,9 +126,12 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
     MNIST instead of 784 rows), its decoder solves are ridge solves
     ``D′ = A Zᵀ (Z Zᵀ + δI)⁻¹`` with ``δ = n·eps·tr(Z Zᵀ)`` (no eigendecomposition), and
     ``(D′ᵀD′)⁻ Z = (D′ᵀD′)⁺ Z − D′ᵀ(D′ Z)`` saves one n × n × s product per step.  The
-    encoder's Gram matrix ``Z̃_{i−1} Z̃_{i−1}ᵀ`` is formed once per layer.  On MNIST
-    [1000, 500] (5000 samples, 5 iterations, 2-core CPU) this takes 4.2 s, about one
-    epoch, where the direct form in the input coordinates took 21 s (docs/mnist.md).
+    encoders of the hidden layers are ridge U-steps (:func:`nmfdnn.nonlinear_u_step`: the
+    Gram matrix around its mean, in float64 for float32 data, as in training; with λ_W = 0
+    the pseudo-inverse of the encoder's input is formed once per layer).  On MNIST
+    [1000, 500] (2-core CPU) this takes 4.2 s with 5000 samples and 3 NMF steps, about one
+    epoch, where the direct form in the input coordinates took 21 s, and AE_TIME s with the
+    defaults (2000 samples, 2 NMF steps; docs/mnist.md).
 
     Parameters
     ----------
@@ -142,15 +145,18 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
         Layers with bias (Algorithm 3) or without (the original scheme).
     lam_w : float, default=0.0
         Ridge weight of the encoder and output fits.
-    n_samples : int, default=5000
-        ``s_ae``, the number of random samples (all if fewer).
+    n_samples : int, default=2000
+        ``s_ae``, the number of random samples (all if fewer).  The papers used 5000; on
+        MNIST and Fashion-MNIST 2000 train to the same test errors (docs/mnist.md, "Seventh
+        round").
     iter_ae : int, default=5
         Autoencoder iterations per layer (5 for MNIST, 20 for CIFAR-10 in the papers).
-    nmf_iter : int, default=3
+    nmf_iter : int, default=2
         NMF steps (semi-NMF on a low-rank input with negative entries, Lee–Seung otherwise)
-        per autoencoder iteration.  On MNIST [1000, 500] (seed 0) 3 steps give the same
-        initial test error as 10 (7.45 against 7.54 %, in 4.2 against 11.7 s), 1 step a
-        worse one (8.91 %).
+        per autoencoder iteration.  On MNIST [1000, 500] (seed 0, 5000 samples) 3 steps give
+        the same initial test error as 10 (7.45 against 7.54 %, in 4.2 against 11.7 s), 1 step
+        a worse one (8.91 %); with 2000 samples, 2 steps train to the same test errors as 3
+        (docs/mnist.md, "Seventh round").
     inner_iter : int, default=1
         U-steps per autoencoder iteration.
     rng : numpy.random.Generator
@@ -192,12 +198,11 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
     Zprev = X_sub
     for j in range(len(sizes) - 2):  # paper layer i = j + 1
         Wi = W[j]
-        if j > 0:  # the encoder's input is fixed within a layer: its Gram matrix once
-            G_prev = gram_tilde(Zprev, bias=bias, xp=xp)
-            if comm is not None:
+        if j > 0 and not lam_w:  # the original scheme (λ_W = 0): the encoder's input is
+            G_prev = gram_tilde(Zprev, bias=bias, xp=xp)  # fixed within a layer, so its Gram
+            if comm is not None:  # matrix and pseudo-inverse are formed once
                 G_prev = comm(G_prev)
-            if not lam_w:  # and its pseudo-inverse once (the original scheme: λ_W = 0)
-                G_prev_pinv = gram_pinv(G_prev, xp=xp)
+            G_prev_pinv = gram_pinv(G_prev, xp=xp)
 
         def encode(Wi, j=j, Zprev=Zprev):  # the pre-activation P and Z_i = f(P)
             if j == 0:
@@ -221,15 +226,17 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=5000, iter_
                 if j == 0:
                     Wi = reduced_first_layer_step(Zhat, Wi, low, lam_w=lam_w, bias=bias,
                                                   reduce=comm, P=P if k == 0 else None, xp=xp)
-                else:  # the U-step of Alg. 2 (nonlinear_u_step) with the cached Gram matrix
+                elif lam_w:  # the U-step of Alg. 2, Gram matrix around the mean in float64
+                    Wi = nonlinear_u_step(Zhat, Wi, Zprev, lam_u=lam_w, bias=bias, reduce=comm,
+                                          P=P if k == 0 else None, xp=xp)
+                else:  # the same with the cached pseudo-inverse
                     if k > 0:
                         P = affine(Wi, Zprev, bias=bias, xp=xp)
                     T = Zhat + xp.clip(P, max=0.0)  # P + Ẑ − f(P)
                     B = cross_tilde(T, Zprev, bias=bias, xp=xp)
                     if comm is not None:
                         B = comm(B)
-                    Wi = (B @ G_prev_pinv if not lam_w
-                          else solve_gram_right(G_prev, B, lam_w, xp=xp))
+                    Wi = B @ G_prev_pinv
             P, Zi = encode(Wi)
         W[j] = Wi
         Zprev = Zi
