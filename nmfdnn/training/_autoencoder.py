@@ -129,9 +129,9 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=2000, iter_
     encoders of the hidden layers are ridge U-steps (:func:`nmfdnn.nonlinear_u_step`: the
     Gram matrix around its mean, in float64 for float32 data, as in training; with λ_W = 0
     the pseudo-inverse of the encoder's input is formed once per layer).  On MNIST
-    [1000, 500] (2-core CPU) this takes 4.2 s with 5000 samples and 3 NMF steps, about one
-    epoch, where the direct form in the input coordinates took 21 s, and AE_TIME s with the
-    defaults (2000 samples, 2 NMF steps; docs/mnist.md).
+    [1000, 500] (2-core CPU) this took 4.2 s with 5000 samples and 3 NMF steps, about one
+    epoch, where the direct form in the input coordinates took 21 s; with the defaults (2000
+    samples, 2 NMF steps) it takes 1.8–2.2 s (docs/mnist.md, "Seventh round").
 
     Parameters
     ----------
