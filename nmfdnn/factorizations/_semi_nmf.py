@@ -76,6 +76,9 @@ def semi_nmf_step(A, U, V, *, lam_u=0.0, lam_v=0.0, eps=None, rcond=None, bias=N
 
     With no bias column and λ = 0 this is Ding–Li–Jordan semi-NMF (§1.1): ``U ← A V†`` (the
     pseudo-inverse through the Gram matrix, §1.4) and the same multiplicative ``V`` update.
+    When ``A`` has fewer than half as many rows as ``V`` (a network's output layer: 10 against
+    500 on MNIST), ``(UᵀŨ)⁻Ṽ`` is formed as ``(UᵀŨ)⁺Ṽ − Uᵀ(ŨṼ)``, two thin products instead of
+    a second n × n × m one.
 
     Parameters
     ----------
