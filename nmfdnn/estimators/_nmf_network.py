@@ -97,8 +97,8 @@ _NMF_PARAMETERS = """\
         random weights otherwise.
     ae_samples, ae_iter : int, default=(2000, 5)
         Samples and iterations of the autoencoder.  2000 samples (the papers used 5000) give
-        the same test errors on MNIST in under half the set-up time (docs/mnist.md,
-        "Seventh round").
+        the same test errors on MNIST and Fashion-MNIST in under half the set-up time
+        (docs/mnist.md, "Seventh round").
     average : float in [0, 1) or "auto", default="auto"
         β of an exponential moving average of the weights across mini-batches; the averaged
         weights are the fitted ones (0: off).  β = 0.9 is a horizon of about one epoch of
