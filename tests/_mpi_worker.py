@@ -52,7 +52,7 @@ def estimators():
     return {
         "bias_reg_ae": (lambda: NMFNetworkClassifier(
             (20, 10), batch_size=80, max_epochs=3, init="autoencoder", ae_samples=100,
-            **f64), "clf"),
+            ae_iter=5, refit_samples=100, **f64), "clf"),
         "original": (lambda: NMFNetworkClassifier(
             (20, 10), method="original", batch_size=120, max_epochs=2, **f64), "clf"),
         "regressor_es": (lambda: NMFNetworkRegressor(

@@ -263,6 +263,32 @@ def test_autoencoder_init_trains(digits):
     assert clf.score(Xt, yt) >= 0.9
 
 
+@pytest.mark.parametrize("hidden, given, expected", [
+    ((20,), "auto", [5]),
+    ((20, 10), "auto", [0, 5]),
+    ((20, 10, 8), "auto", [0, 5, 5]),
+    ((20, 10), 3, [3, 3]),
+    ((20, 10), (2, 4), [2, 4]),
+])
+def test_autoencoder_iterations_per_layer(monkeypatch, digits, hidden, given, expected):
+    """``ae_iter="auto"`` leaves the first of two or more hidden layers random (docs/mnist.md,
+    "Eighth round"); an int or one count per layer is passed on as given."""
+    import nmfdnn.estimators._nmf_network as module
+
+    seen = []
+    real = module.autoencoder_init
+
+    def spy(*args, iter_ae, **kwargs):
+        seen.append(list(iter_ae))
+        return real(*args, iter_ae=iter_ae, **kwargs)
+
+    monkeypatch.setattr(module, "autoencoder_init", spy)
+    X, y, _, _ = digits
+    NMFNetworkClassifier(hidden, init="autoencoder", ae_iter=given, ae_samples=300,
+                         max_epochs=1, random_state=0).fit(X, y)
+    assert seen == [expected]
+
+
 # --- bad input ---------------------------------------------------------------------------------
 
 
@@ -301,6 +327,9 @@ def test_bad_data(change, exc, match):
         (dict(dtype="float16"), "dtype"),
         (dict(omega=2.0), "omega"),
         (dict(average=1.0), "average"),
+        (dict(ae_iter=(5, 5)), "one non-negative int per hidden layer"),
+        (dict(ae_iter=(2.5,)), "one non-negative int per hidden layer"),
+        (dict(ae_iter=-1), "ae_iter"),
     ],
 )
 def test_bad_parameters(params, match):

@@ -15,6 +15,7 @@ from nmfdnn.training import (
     batch_bounds,
     bias_reg_minibatch_step,
     original_minibatch_step,
+    output_refit,
     prepare_inputs,
     random_weights,
     refit_output_layer,
@@ -332,6 +333,50 @@ def test_autoencoder_encoder_solves_need_no_jitter(problem, rng):
     assert all(np.isfinite(to_numpy(Wi)).all() for Wi in W)
 
 
+def test_autoencoder_layers_without_iterations_keep_their_random_weights(problem, rng):
+    """``iter_ae`` per hidden layer: a layer with 0 iterations keeps the random weights that
+    :func:`random_weights` draws after the sample (same generator), the layers above are fitted
+    on its features, and the output layer is still the ridge least-squares fit on the last
+    hidden layer (checked against ``numpy.linalg.lstsq`` on the sampled columns)."""
+    _light_on_jax(problem)
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng, m=150)
+    inputs = prepare_inputs(X, 0.0, xp=xp)
+    sizes, lam = [4, 12, 8, 2], 1e-3
+    W = autoencoder_init(inputs, Y, sizes, bias=True, lam_w=lam, n_samples=100,
+                         iter_ae=(0, 3), rng=np.random.default_rng(0), xp=xp)
+    ref_rng = np.random.default_rng(0)
+    drawn = ref_rng.choice(150, size=100, replace=False)
+    W_rand = random_weights(sizes, bias=True, rng=ref_rng, xp=xp, device=problem.device,
+                            dtype=problem.dtype)
+    np.testing.assert_array_equal(to_numpy(W[0]), to_numpy(W_rand[0]))
+    assert not np.allclose(to_numpy(W[1]), to_numpy(W_rand[1]))  # fitted, not random
+    Xs = to_numpy(X).astype(float)[:, drawn]
+    Ys = to_numpy(Y).astype(float)[:, drawn]
+    Z = Xs
+    for Wi in W[:-1]:
+        Wi = to_numpy(Wi).astype(float)
+        Z = relu(Wi[:, :-1] @ Z + Wi[:, -1:])
+    Zt = np.vstack([Z, np.ones((1, Z.shape[1]))])
+    # ridge on every entry of W̃_3: min ‖Y − W̃ Z̃‖² + λ‖W̃‖² as an augmented lstsq
+    A = np.vstack([Zt.T, np.sqrt(lam) * np.eye(Zt.shape[0])])
+    B = np.vstack([Ys.T, np.zeros((Zt.shape[0], Ys.shape[0]))])
+    ref = np.linalg.lstsq(A, B, rcond=None)[0].T
+    tol = 2e-3 if problem.dtype == problem.xp.float32 else 1e-8
+    np.testing.assert_allclose(to_numpy(W[-1]), ref, rtol=tol, atol=tol * np.abs(ref).max())
+
+
+def test_autoencoder_iterations_are_checked(problem, rng):
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng, m=60)
+    inputs = prepare_inputs(X, 0.0, xp=xp)
+    kw = dict(bias=True, n_samples=50, rng=np.random.default_rng(0), xp=xp)
+    with pytest.raises(ValueError, match="2 hidden layers"):
+        autoencoder_init(inputs, Y, [4, 6, 5, 2], iter_ae=(1, 2, 3), **kw)
+    with pytest.raises(ValueError, match="non-negative"):
+        autoencoder_init(inputs, Y, [4, 6, 5, 2], iter_ae=(1, -1), **kw)
+
+
 def test_weight_average_and_relaxation(problem, rng):
     """average=β returns the EMA of the per-mini-batch weights with the warm-up
     β_t = min(β, t/(t + 9)); relax(epoch)=ω damps each update (checked against a loop over
@@ -500,6 +545,80 @@ def test_refit_in_reduced_coordinates_is_exact_in_span_q(problem, rng, bias):
                           np.vstack([Y.T, np.zeros((k, 2))]), rcond=None)[0].T
     rtol = 1e-8 if problem.dtype == xp.float64 else 1e-3
     problem.assert_close(W[-1], ref, rtol=rtol, atol=rtol * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("reduced", [True, False])
+def test_output_refit_on_samples_is_the_ridge_solution_on_every_kth(problem, rng, reduced):
+    """output_refit(samples=s): the ridge solution on the samples 0, k, 2k, … with
+    k = ⌈m/s⌉ (numpy.linalg.lstsq reference on those columns), with and without the low-rank
+    input; without ``samples`` it is the refit on all of them."""
+    _light_on_jax(problem)
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng, m=90)
+    inputs = prepare_inputs(X, 0.0, xp=xp) if reduced else None
+    W0 = random_weights([4, 7, 2], bias=True, rng=np.random.default_rng(2), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+    if reduced:  # rows of W₁ in span(Q) (the trainers' steps keep them there)
+        Q = to_numpy(inputs.Q).astype(np.float64)
+        w0 = to_numpy(W0[0]).astype(np.float64)
+        w0[:, :-1] = w0[:, :-1] @ Q @ Q.T
+        W0[0] = problem.dev(w0)
+    lam = 0.3
+    finish = output_refit(X, Y, lam, 25, bias=True, inputs=inputs, samples=40, xp=xp)
+    W = finish(W0)  # k = ⌈90/40⌉ = 3: the samples 0, 3, …, 87
+    cols = np.arange(0, 90, 3)
+    Z = to_numpy(X).astype(np.float64)[:, cols]
+    w = to_numpy(W0[0]).astype(np.float64)
+    Zt = np.vstack([relu(w[:, :-1] @ Z + w[:, -1:]), np.ones((1, cols.size))])
+    k = Zt.shape[0]
+    Yc = to_numpy(Y).astype(np.float64)[:, cols]
+    ref = np.linalg.lstsq(np.vstack([Zt.T, np.sqrt(lam) * np.eye(k)]),
+                          np.vstack([Yc.T, np.zeros((k, 2))]), rcond=None)[0].T
+    rtol = 1e-8 if problem.dtype == xp.float64 else 1e-3
+    problem.assert_close(W[-1], ref, rtol=rtol, atol=rtol * np.abs(ref).max())
+    full = output_refit(X, Y, lam, 25, bias=True, inputs=inputs, samples=90, xp=xp)(W0)
+    problem.assert_close(full[-1], refit_output_layer(W0, X, Y, lam_w=lam, batch_size=25,
+                                                      inputs=inputs, xp=xp)[-1])
+
+
+def test_interim_refit_scores_the_epochs_before_the_last(problem, rng):
+    """train_bias_reg(refit_samples=s): the epochs before the last are scored with the refit
+    on the subsample, the weights returned are refitted on all samples (the same weights as
+    without ``refit_samples``), also when a callback stops the run early."""
+    _light_on_jax(problem)
+    xp = problem.xp
+    X, Y, _ = _toy(problem, rng)
+    W0 = random_weights([4, 20, 2], bias=True, rng=np.random.default_rng(0), xp=xp,
+                        device=problem.device, dtype=problem.dtype)
+    seen = {}
+
+    def score(W):
+        seen.setdefault("W", []).append(W[-1])
+        return xp.sum(W[-1])
+
+    def run(samples, stop_at=None):
+        seen.clear()
+        callback = None if stop_at is None else (lambda record, W: record.epoch == stop_at)
+        return train_bias_reg(X, Y, W0, batch_size=50, max_epochs=3, lam_w=1e-2,
+                              rng=np.random.default_rng(1), refit_output=True,
+                              refit_samples=samples, score=score, callback=callback, xp=xp)
+
+    W_all, _ = run(None)
+    scored_all = list(seen["W"])
+    W_sub, _ = run(60)
+    scored_sub = list(seen["W"])
+    for a, b in zip(W_all, W_sub):  # the weights returned do not depend on refit_samples
+        problem.assert_equal(a, b)
+    problem.assert_equal(scored_sub[-1], scored_all[-1])  # the last epoch: all samples
+    for a, b in zip(scored_sub[:-1], scored_all[:-1]):  # before: the subsample's refit
+        assert not np.allclose(to_numpy(a), to_numpy(b))
+    # stopped by the callback after epoch 2 of 3: the weights returned are refitted on all
+    W_stop, hist = run(60, stop_at=2)
+    assert hist.n_epochs == 2
+    W_two, _ = train_bias_reg(X, Y, W0, batch_size=50, max_epochs=2, lam_w=1e-2,
+                              rng=np.random.default_rng(1), refit_output=True, xp=xp)
+    for a, b in zip(W_stop, W_two):
+        problem.assert_equal(a, b)
 
 
 def test_refit_output_lowers_the_objective(problem, rng):

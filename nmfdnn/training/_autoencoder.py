@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 from array_api_compat import device as _device
 
 from nmfdnn._linalg import gram_pinv, ridge_solve_right, solve_gram_right
@@ -99,6 +101,19 @@ def _semi_nmf_code_steps(A, Z, n_steps, *, reduce=None, xp):
     return Z
 
 
+def _layer_iterations(iter_ae, n_hidden):
+    """``iter_ae`` as one non-negative count per hidden layer (an int: the same for all)."""
+    if isinstance(iter_ae, numbers.Integral):
+        counts = [int(iter_ae)] * n_hidden
+    else:
+        counts = [int(c) for c in iter_ae]
+        if len(counts) != n_hidden:
+            raise ValueError(f"iter_ae has {len(counts)} counts for {n_hidden} hidden layers")
+    if any(c < 0 for c in counts):
+        raise ValueError(f"iter_ae must be non-negative, got {iter_ae!r}")
+    return counts
+
+
 def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=2000, iter_ae=5,
                      nmf_iter=2, inner_iter=1, rng, comm=None, partition=None, xp):
     """Initial weights from the NMF stacked autoencoder (ALGORITHMS.md §3).
@@ -115,7 +130,8 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=2000, iter_
             \\ \\text{(Alg. 2 U-step, first layer in the reduced coordinates of §1.5)} \\\\
         &\\quad Z_i = f(W̃_i Z̃_{i−1})
 
-    and the output layer is the least-squares fit of ``Y`` on ``Z̃_{d−1}``.  The decoded
+    (``iter_ae`` may differ per layer; a layer with none keeps its random ``W̃_i``) and the
+    output layer is the least-squares fit of ``Y`` on ``Z̃_{d−1}``.  The decoded
     layer is the actual output ``Z_{i−1}`` of the layers already initialized.  When the input
     has negative entries, the first decoder is fitted by semi-NMF (§1.1) instead of NMF
     (the decoder may then have any sign; ``Z_1 ≥ 0`` still).
@@ -131,7 +147,8 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=2000, iter_
     the pseudo-inverse of the encoder's input is formed once per layer).  On MNIST
     [1000, 500] (2-core CPU) this took 4.2 s with 5000 samples and 3 NMF steps, about one
     epoch, where the direct form in the input coordinates took 21 s; with the defaults (2000
-    samples, 2 NMF steps) it takes 1.8–2.2 s (docs/mnist.md, "Seventh round").
+    samples, 2 NMF steps) it takes 1.8–2.2 s (docs/mnist.md, "Seventh round"), and about
+    half of that with ``iter_ae=(0, 5)``, the estimators' "auto" (the first layer random).
 
     Parameters
     ----------
@@ -149,8 +166,12 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=2000, iter_
         ``s_ae``, the number of random samples (all if fewer).  The papers used 5000; on
         MNIST and Fashion-MNIST 2000 train to the same test errors (docs/mnist.md, "Seventh
         round").
-    iter_ae : int, default=5
-        Autoencoder iterations per layer (5 for MNIST, 20 for CIFAR-10 in the papers).
+    iter_ae : int or sequence of int, default=5
+        Autoencoder iterations per hidden layer (5 for MNIST, 20 for CIFAR-10 in the papers),
+        or one count per hidden layer.  A layer with 0 iterations keeps its random weights,
+        and the layers above it are initialized on its random ReLU features: on MNIST and
+        Fashion-MNIST a random first layer under autoencoded upper layers trains to the same
+        test errors as the full stack, in half the time (docs/mnist.md, "Eighth round").
     nmf_iter : int, default=2
         NMF steps (semi-NMF on a low-rank input with negative entries, Lee–Seung otherwise)
         per autoencoder iteration.  On MNIST [1000, 500] (seed 0, 5000 samples) 3 steps give
@@ -174,6 +195,8 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=2000, iter_
     list of arrays
         ``W̃_1 … W̃_d``.
     """
+    n_hidden = len(sizes) - 2
+    iters = _layer_iterations(iter_ae, n_hidden)
     dev = _device(inputs.Vt)
     dtype = inputs.Vt.dtype
     m = inputs.n_samples if comm is None else partition.n_total
@@ -186,18 +209,26 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=2000, iter_
     Ys = xp.take(Y, sub, axis=1)
     W = random_weights(sizes, bias=bias, rng=rng, xp=xp, device=dev, dtype=dtype)
     low = inputs.with_columns(Vs)
-    X_sub = inputs.QS @ Vs
-    # one host decision per run: a low-rank input with negative entries (the usual case) is
-    # decoded by semi-NMF in its r coordinates, ‖X_sub − Q D′ Z‖ = ‖diag(σ) Vs − D′ Z‖
-    if comm is None:
-        reduced = not bool(xp.min(X_sub) >= 0)
-    else:
-        low_val = float(xp.min(X_sub)) if X_sub.shape[1] else float("inf")
-        reduced = comm.allreduce_scalar(low_val, op="min") < 0
-    A1 = inputs.sigma[:, None] * Vs if reduced else X_sub
-    Zprev = X_sub
-    for j in range(len(sizes) - 2):  # paper layer i = j + 1
+    Zprev = X_sub = reduced = A1 = None
+    if iters[0]:  # the first layer's decoder reads the sampled input itself
+        X_sub = Zprev = inputs.QS @ Vs
+        # one host decision per run: a low-rank input with negative entries (the usual case)
+        # is decoded by semi-NMF in its r coordinates, ‖X_sub − Q D′ Z‖ = ‖diag(σ) Vs − D′ Z‖
+        if comm is None:
+            reduced = not bool(xp.min(X_sub) >= 0)
+        else:
+            low_val = float(xp.min(X_sub)) if X_sub.shape[1] else float("inf")
+            reduced = comm.allreduce_scalar(low_val, op="min") < 0
+        A1 = inputs.sigma[:, None] * Vs if reduced else X_sub
+    for j in range(n_hidden):  # paper layer i = j + 1
         Wi = W[j]
+        if not iters[j]:  # random weights kept: the next layer reads their features
+            if j == 0:
+                Zprev = relu(affine(reduce_first_layer(Wi, inputs.QS, bias=bias, xp=xp), Vs,
+                                    bias=bias, xp=xp), xp=xp)
+            else:
+                Zprev = relu(affine(Wi, Zprev, bias=bias, xp=xp), xp=xp)
+            continue
         if j > 0 and not lam_w:  # the original scheme (λ_W = 0): the encoder's input is
             G_prev = gram_tilde(Zprev, bias=bias, xp=xp)  # fixed within a layer, so its Gram
             if comm is not None:  # matrix and pseudo-inverse are formed once
@@ -215,7 +246,7 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=2000, iter_
         P, Zi = encode(Wi)
         if not (j == 0 and reduced):
             D = _decoder_start(Zprev, Zi, reduce=comm, xp=xp)
-        for _ in range(iter_ae):
+        for _ in range(iters[j]):
             if j == 0 and reduced:
                 Zhat = _semi_nmf_code_steps(A1, Zi, nmf_iter, reduce=comm, xp=xp)
             else:

@@ -18,7 +18,7 @@ from nmfdnn.factorizations import (
     semi_nmf_step,
 )
 from nmfdnn.training._epochs import (
-    output_refit,
+    refit_hooks,
     run_epochs,
     setup_run,
 )
@@ -106,7 +106,8 @@ def bias_reg_minibatch_step(W, VJ, YJ, inputs, *, lam_w, lam_z, inner_iter=1, bi
 def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z=1e-5,
                    inner_iter=1, tau=4e-2, rng, bias=None, inputs=None, score=None,
                    callback=None, average=0.0, relax=None, omega=1.0, momentum=0.0,
-                   momentum_epochs=None, refit_output=False, check_input=True, comm=None,
+                   momentum_epochs=None, refit_output=False, refit_samples=None,
+                   check_input=True, comm=None,
                    partition=None, state=None, on_epoch=None, xp=None):
     """Train a ReLU network by Algorithm 3 (bias and regularization; ALGORITHMS.md §2).
 
@@ -162,6 +163,11 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
         After every epoch, refit the output layer on all training samples
         (:func:`refit_output_layer`) in the weights that are scored and returned (one more
         forward pass over the data per epoch; training continues from the mini-batch weights).
+    refit_samples : int, optional
+        With ``refit_output``: the refits after the epochs before the last, whose weights are
+        only scored and passed to ``callback``, use about this many samples (every k-th,
+        :func:`~nmfdnn.training.output_refit`); the last epoch's refit, the weights
+        returned, uses all of them.  None: all samples after every epoch.
     check_input : bool, default=True
         Check ``X`` and ``Y`` (``False`` when an estimator has validated them already).
     comm : mpi4py communicator or Communicator, optional
@@ -196,11 +202,12 @@ def train_bias_reg(X, Y, W, *, batch_size=5000, max_epochs=10, lam_w=1e-3, lam_z
         return bias_reg_minibatch_step(Wk, VJ, YJ, inputs, lam_w=lam_w, lam_z=lam_z,
                                        inner_iter=inner_iter, bias=bias, reduce=comm, xp=xp)
 
-    finish = (output_refit(X, Y, lam_w, batch_size, bias=bias, inputs=inputs, reduce=comm,
-                           xp=xp)
-              if refit_output else None)
+    finish, interim = refit_hooks(X, Y, lam_w, batch_size, refit_output=refit_output,
+                                  refit_samples=refit_samples, bias=bias, inputs=inputs,
+                                  reduce=comm, partition=partition, xp=xp)
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,
                       momentum=momentum, momentum_epochs=momentum_epochs,
-                      finish=finish, bias=bias, comm=comm, partition=partition, state=state,
+                      finish=finish, interim_finish=interim, bias=bias, comm=comm,
+                      partition=partition, state=state,
                       on_epoch=on_epoch, xp=xp)

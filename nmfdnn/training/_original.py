@@ -18,7 +18,7 @@ from nmfdnn.factorizations import (
     semi_nmf_step,
 )
 from nmfdnn.training._epochs import (
-    output_refit,
+    refit_hooks,
     run_epochs,
     setup_run,
 )
@@ -97,7 +97,8 @@ def original_minibatch_step(W, VJ, YJ, inputs, *, inner_iter=1, rcond=None, redu
 def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau=4e-2,
                    rcond=None, rng, inputs=None, score=None, callback=None, average=0.0,
                    relax=None, omega=1.0, momentum=0.0, momentum_epochs=None,
-                   refit_output=False, check_input=True, comm=None, partition=None, state=None,
+                   refit_output=False, refit_samples=None, check_input=True, comm=None,
+                   partition=None, state=None,
                    on_epoch=None, xp=None):
     """Train a ReLU network (no bias) by the original alternating scheme (§4).
 
@@ -139,6 +140,8 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
     refit_output : bool, default=False
         As in :func:`nmfdnn.training.train_bias_reg` (the refit is a least-squares solve,
         ``(Z Zᵀ)⁺``, without regularization).
+    refit_samples : int, optional
+        As in :func:`nmfdnn.training.train_bias_reg`.
     check_input : bool, default=True
         Check ``X`` and ``Y``.
     comm : mpi4py communicator or Communicator, optional
@@ -167,11 +170,12 @@ def train_original(X, Y, W, *, batch_size=5000, max_epochs=10, inner_iter=1, tau
         return original_minibatch_step(Wk, VJ, YJ, inputs, inner_iter=inner_iter, rcond=rcond,
                                        reduce=comm, xp=xp)
 
-    finish = (output_refit(X, Y, 0.0, batch_size, bias=False, inputs=inputs, reduce=comm,
-                           xp=xp)
-              if refit_output else None)
+    finish, interim = refit_hooks(X, Y, 0.0, batch_size, refit_output=refit_output,
+                                  refit_samples=refit_samples, bias=False, inputs=inputs,
+                                  reduce=comm, partition=partition, xp=xp)
     return run_epochs(step, W, Y, inputs, batch_size=batch_size, max_epochs=max_epochs, rng=rng,
                       score=score, callback=callback, average=average, relax=relax, omega=omega,
                       momentum=momentum, momentum_epochs=momentum_epochs,
-                      finish=finish, bias=False, comm=comm, partition=partition, state=state,
+                      finish=finish, interim_finish=interim, bias=False, comm=comm,
+                      partition=partition, state=state,
                       on_epoch=on_epoch, xp=xp)
