@@ -289,6 +289,33 @@ def test_autoencoder_iterations_per_layer(monkeypatch, digits, hidden, given, ex
     assert seen == [expected]
 
 
+@pytest.mark.parametrize("monitored, refits", [({}, 1), ({"verbose": True}, 3),
+                                               ({"early_stopping": True}, 3)])
+def test_output_refit_runs_after_epochs_that_are_watched(monkeypatch, digits, monitored,
+                                                         refits):
+    """The output refit after an epoch before the last is only scored, so without validation
+    data, verbose output, callbacks or early stopping it runs once, after the last epoch;
+    the fitted weights are the same either way."""
+    import nmfdnn.training._epochs as epochs
+
+    calls = []
+    real = epochs.refit_output_layer
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(epochs, "refit_output_layer", spy)
+    X, y, _, _ = digits
+    kw = dict(max_epochs=3, random_state=0, n_iter_no_change=10)
+    clf = NMFNetworkClassifier((20,), **kw, **monitored).fit(X, y)
+    assert len(calls) == refits
+    if "early_stopping" not in monitored:  # (early stopping trains on fewer samples)
+        ref = NMFNetworkClassifier((20,), **kw, callbacks=[lambda est, record: False]).fit(X, y)
+        for a, b in zip(clf.coefs_ + clf.intercepts_, ref.coefs_ + ref.intercepts_):
+            assert_equal(a, b)
+
+
 # --- bad input ---------------------------------------------------------------------------------
 
 

@@ -322,8 +322,12 @@ class BaseNetwork(ResumableNetworkMixin, BaseEstimator):
         on_epoch = self._epoch_hook(fingerprint, rng, rng_start, stop_state,
                                     loop=None if resume is None else resume["loop"],
                                     comm=comm)
+        # without anything to report or decide after an epoch the trainers finish (the output
+        # refit) after the last epoch only
+        watched = bool(self.verbose or self.callbacks or self.early_stopping)
         W, history = self._train(Xc, Y, sizes, batch_size=batch_size, rng=rng, score=score,
-                                 callback=callback, xp=xp, device=dev, dtype=dtype,
+                                 callback=callback if watched else None, xp=xp, device=dev,
+                                 dtype=dtype,
                                  state=None if resume is None else resume["loop"],
                                  on_epoch=on_epoch, max_epochs=max_epochs, **extra)
         if self.early_stopping and stop_state["best_W"] is not None:
