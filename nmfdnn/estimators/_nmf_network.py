@@ -81,8 +81,8 @@ _NMF_PARAMETERS = """\
         [2000, 1500, 1000, 500] from 2.01 / 1.74 to 1.54 / 1.51 % (two seeds); on
         [1000, 500] it costs Fashion-MNIST 0.4 point, so two hidden layers keep 10⁻³
         (docs/mnist.md, "Fifth round"; these figures without ``momentum``).  λ_W = 10⁻²
-        takes [2000, 1000] to 1.37 ± 0.02 % in 20 epochs with ``momentum=0`` (1.39 ± 0.07 %
-        with the momentum, docs/mnist.md, "Sixth round").
+        takes [2000, 1000] to 1.31 ± 0.03 % in 20 epochs with ``momentum=0`` (docs/mnist.md,
+        "Eighth round").
     alpha_Z : float, default=1e-5
         λ_Z, the ridge on the hidden targets (the MNIST setting; ignored by
         ``method="original"``).
