@@ -103,15 +103,12 @@ def _semi_nmf_code_steps(A, Z, n_steps, *, reduce=None, xp):
 
 def _layer_iterations(iter_ae, n_hidden):
     """``iter_ae`` as one non-negative count per hidden layer (an int: the same for all)."""
-    if isinstance(iter_ae, numbers.Integral):
-        counts = [int(iter_ae)] * n_hidden
-    else:
-        counts = [int(c) for c in iter_ae]
-        if len(counts) != n_hidden:
-            raise ValueError(f"iter_ae has {len(counts)} counts for {n_hidden} hidden layers")
-    if any(c < 0 for c in counts):
-        raise ValueError(f"iter_ae must be non-negative, got {iter_ae!r}")
-    return counts
+    counts = [iter_ae] * n_hidden if isinstance(iter_ae, numbers.Integral) else list(iter_ae)
+    if len(counts) != n_hidden:
+        raise ValueError(f"iter_ae has {len(counts)} counts for {n_hidden} hidden layers")
+    if not all(isinstance(c, numbers.Integral) and c >= 0 for c in counts):
+        raise ValueError(f"iter_ae must be non-negative ints, got {iter_ae!r}")
+    return [int(c) for c in counts]
 
 
 def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=2000, iter_ae=5,
@@ -222,18 +219,6 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=2000, iter_
         A1 = inputs.sigma[:, None] * Vs if reduced else X_sub
     for j in range(n_hidden):  # paper layer i = j + 1
         Wi = W[j]
-        if not iters[j]:  # random weights kept: the next layer reads their features
-            if j == 0:
-                Zprev = relu(affine(reduce_first_layer(Wi, inputs.QS, bias=bias, xp=xp), Vs,
-                                    bias=bias, xp=xp), xp=xp)
-            else:
-                Zprev = relu(affine(Wi, Zprev, bias=bias, xp=xp), xp=xp)
-            continue
-        if j > 0 and not lam_w:  # the original scheme (λ_W = 0): the encoder's input is
-            G_prev = gram_tilde(Zprev, bias=bias, xp=xp)  # fixed within a layer, so its Gram
-            if comm is not None:  # matrix and pseudo-inverse are formed once
-                G_prev = comm(G_prev)
-            G_prev_pinv = gram_pinv(G_prev, xp=xp)
 
         def encode(Wi, j=j, Zprev=Zprev):  # the pre-activation P and Z_i = f(P)
             if j == 0:
@@ -243,6 +228,14 @@ def autoencoder_init(inputs, Y, sizes, *, bias, lam_w=0.0, n_samples=2000, iter_
                 P = affine(Wi, Zprev, bias=bias, xp=xp)
             return P, relu(P, xp=xp)
 
+        if not iters[j]:  # random weights kept: the next layer reads their features
+            Zprev = encode(Wi)[1]
+            continue
+        if j > 0 and not lam_w:  # the original scheme (λ_W = 0): the encoder's input is
+            G_prev = gram_tilde(Zprev, bias=bias, xp=xp)  # fixed within a layer, so its Gram
+            if comm is not None:  # matrix and pseudo-inverse are formed once
+                G_prev = comm(G_prev)
+            G_prev_pinv = gram_pinv(G_prev, xp=xp)
         P, Zi = encode(Wi)
         if not (j == 0 and reduced):
             D = _decoder_start(Zprev, Zi, reduce=comm, xp=xp)
