@@ -153,7 +153,7 @@ _NMF_PARAMETERS = """\
         (``validation_scores_``, verbose lines, callbacks), use about this many training
         samples (every k-th one); the refit after the last epoch, the weights returned,
         uses all of them, so the fitted network does not depend on it.  On MNIST this takes
-        0.45 s off every epoch but the last (docs/mnist.md, "Eighth round").  None: all
+        0.4 s off every epoch but the last (docs/mnist.md, "Eighth round").  None: all
         samples after every epoch.  With ``early_stopping`` every refit uses all samples
         (the weights it keeps are returned).
     step_decay : float, default=0.0

@@ -633,7 +633,7 @@ def output_refit(X, Y, lam_w, batch_size, *, bias, inputs=None, reduce=None, sam
     runs, so that every number of processes refits on the same samples).  That is the
     ``interim_finish`` of the trainers: a refit for scoring the epochs before the last, at a
     fraction of the cost of a forward pass over all the data (on MNIST, 20 000 of 60 000
-    samples: 0.25 s instead of 0.7 s per epoch on 2 cores; docs/mnist.md, "Eighth round").
+    samples: 0.2 s instead of 0.6 s per epoch on 2 cores; docs/mnist.md, "Eighth round").
 
     Parameters
     ----------
