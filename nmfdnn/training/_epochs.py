@@ -688,17 +688,15 @@ def output_refit(X, Y, lam_w, batch_size, *, bias, inputs=None, reduce=None, sam
 def refit_hooks(X, Y, lam_w, batch_size, *, refit_output, refit_samples, bias, inputs,
                 reduce, partition, xp):
     """``(finish, interim_finish)`` of :func:`run_epochs` for the trainers' ``refit_output``
-    and ``refit_samples`` (both None without the refit; no interim hook when
-    ``refit_samples`` is None or not below the number of samples)."""
+    and ``refit_samples`` (both None without the refit; no interim hook without
+    ``refit_samples``; :func:`output_refit` uses all samples when there are no more)."""
     if not refit_output:
         return None, None
     kw = dict(bias=bias, inputs=inputs, reduce=reduce, xp=xp)
-    finish = output_refit(X, Y, lam_w, batch_size, **kw)
-    m = Y.shape[1] if partition is None else partition.n_total
-    if refit_samples is None or int(refit_samples) >= m:
-        return finish, None
-    return finish, output_refit(X, Y, lam_w, batch_size, samples=refit_samples,
-                                partition=partition, **kw)
+    interim = (None if refit_samples is None else
+               output_refit(X, Y, lam_w, batch_size, samples=refit_samples, partition=partition,
+                            **kw))
+    return output_refit(X, Y, lam_w, batch_size, **kw), interim
 
 
 def prepare_inputs(X, tau, *, check_input=True, reduce=None, xp):
